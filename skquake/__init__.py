@@ -1,0 +1,37 @@
+"""skquake: earthquake monitoring from Sentinel-1 SAR image pairs as a scikit-learn problem.
+
+The heavy modules (torch, timm, skorch) are imported lazily: ``import skquake`` is cheap, and
+``skquake.QuakeSet`` or ``skquake.create_model`` pull in what they need on first use.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it. Resolved on first attribute access (PEP 562).
+_LAZY = {
+    "QuakeSet": "skquake.datasets",
+    "load_quakeset": "skquake.datasets",
+    "make_quakeset": "skquake.synthetic",
+    "list_models": "skquake.registry",
+    "create_model": "skquake.registry",
+    "get_model_spec": "skquake.registry",
+    "get_search_space": "skquake.registry",
+    "register_model": "skquake.registry",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skquake' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
