@@ -15,3 +15,47 @@ def pytest_configure(config):
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover - torch is a hard dependency
         pass
+
+
+TINY = dict(n_events=12, patch_size=32, patches_per_event=3, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_quakeset(tmp_path_factory):
+    """Path to a tiny synthetic QuakeSet file (read-only: never write to it in a test).
+
+    12 events, 32 x 32 patches, 1-3 patches per event, about 50 samples; every split is
+    present, some patches have no ``before`` image and some images have NaN areas (asserted
+    here, so a generator change that loses them fails loudly).
+    """
+    from skquake.synthetic import make_quakeset
+
+    path = make_quakeset(tmp_path_factory.mktemp("quakeset") / "tiny.h5", **TINY)
+    _check_tiny(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_quakeset_factory(tmp_path_factory):
+    """``make(**kwargs) -> path``: a fresh tiny synthetic file per call (TINY defaults)."""
+    from skquake.synthetic import make_quakeset
+
+    root = tmp_path_factory.mktemp("quakesets")
+    counter = iter(range(10**6))
+
+    def make(**kwargs):
+        return make_quakeset(root / f"q{next(counter)}.h5", **{**TINY, **kwargs})
+
+    return make
+
+
+def _check_tiny(path):
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r") as f:
+        splits = {f[k].attrs["split"] for k in f}
+        patches = [f[k][p] for k in f for p in f[k] if p.startswith("patch_")]
+        assert splits == {"train", "validation", "test"}, splits
+        assert any("before" not in p for p in patches) and any("before" in p for p in patches)
+        assert any(np.isnan(p[name][()]).any() for p in patches for name in p)

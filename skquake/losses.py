@@ -1,0 +1,256 @@
+"""Loss functions for the deep models, as ``torch.nn.Module`` criteria.
+
+Every loss here is a plain module whose hyperparameters are ``__init__`` arguments, so a skorch
+net routes them with the ``criterion__`` prefix (``criterion__margin=0.05``,
+``criterion__ranking_weight=0.5``) and ``GridSearchCV`` / Optuna can tune them.
+
+- :class:`PairwiseRankingLoss`: a ranking term over the pairs of a batch (the ranking paper's
+  half-batch pairing, or all pairs), hinge or logistic.
+- :class:`RegressionRankingLoss`: a regression loss plus a weighted ranking term (the ranking
+  paper trains with MSE + margin ranking, 1:1).
+- :class:`FocalLoss`: class-weighted multi-class focal loss on logits (building damage).
+"""
+from __future__ import annotations
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["PairwiseRankingLoss", "RegressionRankingLoss", "FocalLoss"]
+
+_PAIRINGS = ("half", "all")
+_KINDS = ("hinge", "logistic")
+_TIES = ("paper", "ignore")
+_REGRESSIONS = ("mse", "l1", "huber")
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _check_nonnegative(name, value):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+
+
+def _flat(t: torch.Tensor, what: str) -> torch.Tensor:
+    # Accept (n,) and (n, 1): regressors output (n, 1) while y often arrives as (n,).
+    if t.dim() == 2 and t.shape[1] == 1:
+        return t[:, 0]
+    if t.dim() != 1:
+        raise ValueError(f"{what} must have shape (n,) or (n, 1), got {tuple(t.shape)}")
+    return t
+
+
+def _zero_with_grad(like: torch.Tensor) -> torch.Tensor:
+    # A batch with no usable pair contributes nothing but must stay in the graph, so that
+    # ``loss.backward()`` works on every batch.
+    return like.sum() * 0.0
+
+
+class PairwiseRankingLoss(nn.Module):
+    r"""Pairwise ranking loss over the samples of a batch.
+
+    For a pair ``(i, j)`` with scores ``s`` (predictions) and true values ``t``, let
+    ``d = s_i - s_j`` and ``y = +1`` if ``t_i > t_j``, ``-1`` if ``t_i < t_j``. Then
+
+    - ``kind="hinge"`` (margin ranking): ``max(0, margin - y * d)``;
+    - ``kind="logistic"`` (RankNet-like): ``softplus(-y * d) = log(1 + exp(-y * d))``
+      (``margin`` is not used).
+
+    The loss is the mean over the pairs kept.
+
+    Parameters
+    ----------
+    pairing : {"half", "all"}, default="half"
+        ``"half"``: the ranking paper's pairing. The (shuffled) batch is cut in two halves
+        and element ``i`` of the first half is paired with element ``i`` of the second; an odd
+        batch drops its last element. ``n // 2`` pairs. ``"all"``: every pair ``i < j`` of the
+        batch, ``n (n - 1) / 2`` pairs, computed without a Python loop.
+    kind : {"hinge", "logistic"}, default="hinge"
+        The per-pair loss (see above).
+    margin : float, default=0.02
+        Hinge margin (the paper's value).
+    ties : {"paper", "ignore"}, default="paper"
+        Pairs with equal true values. ``"paper"`` reproduces the public code: the target is
+        ``+1`` whenever ``t_i >= t_j``, so a tie asks for ``s_i >= s_j + margin``.
+        ``"ignore"`` drops tied pairs (QuakeSet negatives all have magnitude 0, so with
+        ``"all"`` many pairs are ties). A batch without any kept pair gives a loss of 0 that
+        still has a gradient (of zero).
+    """
+
+    def __init__(self, pairing="half", kind="hinge", margin=0.02, ties="paper"):
+        super().__init__()
+        _check_choice("pairing", pairing, _PAIRINGS)
+        _check_choice("kind", kind, _KINDS)
+        _check_choice("ties", ties, _TIES)
+        _check_nonnegative("margin", margin)
+        self.pairing = pairing
+        self.kind = kind
+        self.margin = margin
+        self.ties = ties
+
+    def pairs(self, n: int, device=None):
+        """Indices ``(first, second)`` of the pairs used for a batch of ``n`` samples."""
+        if self.pairing == "half":
+            h = n // 2
+            first = torch.arange(h, device=device)
+            return first, first + h
+        first, second = torch.triu_indices(n, n, offset=1, device=device)
+        return first, second
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        s = _flat(y_pred, "y_pred")
+        t = _flat(y_true, "y_true").to(s.dtype)
+        if s.shape[0] != t.shape[0]:
+            raise ValueError(f"y_pred has {s.shape[0]} samples but y_true has {t.shape[0]}")
+        first, second = self.pairs(s.shape[0], device=s.device)
+        if first.numel() == 0:
+            return _zero_with_grad(s)
+        d = s[first] - s[second]
+        dt = t[first] - t[second]
+        if self.ties == "paper":
+            sign = torch.where(dt >= 0, 1.0, -1.0).to(s.dtype)
+            keep = None
+        else:
+            sign = torch.sign(dt)
+            keep = dt != 0
+        if self.kind == "hinge":
+            per_pair = torch.clamp(self.margin - sign * d, min=0.0)
+        else:
+            per_pair = F.softplus(-sign * d)
+        if keep is None:
+            return per_pair.mean()
+        n_kept = keep.sum()
+        if n_kept == 0:
+            return _zero_with_grad(s)
+        return (per_pair * keep).sum() / n_kept
+
+    def extra_repr(self) -> str:
+        return f"pairing={self.pairing!r}, kind={self.kind!r}, margin={self.margin}, ties={self.ties!r}"
+
+
+class RegressionRankingLoss(nn.Module):
+    r"""Regression loss plus a weighted pairwise ranking term.
+
+    ``loss = regression(s, t) + ranking_weight * ranking(s, t)``, where ``ranking`` is a
+    :class:`PairwiseRankingLoss` built from ``pairing``, ``kind``, ``margin`` and ``ties``.
+    The ranking paper uses MSE + half-batch margin ranking (margin 0.02), weights 1:1: the
+    defaults.
+
+    Parameters
+    ----------
+    regression : {"mse", "l1", "huber"}, default="mse"
+        The regression term (mean over the batch).
+    ranking_weight : float, default=1.0
+        Weight of the ranking term; 0 leaves the regression loss alone.
+    pairing, kind, margin, ties
+        Passed to :class:`PairwiseRankingLoss`.
+
+    Attributes
+    ----------
+    last_parts_ : dict
+        ``{"regression": float, "ranking": float}`` of the last call (detached), for logging.
+    """
+
+    def __init__(self, regression="mse", ranking_weight=1.0, pairing="half", kind="hinge",
+                 margin=0.02, ties="paper"):
+        super().__init__()
+        _check_choice("regression", regression, _REGRESSIONS)
+        _check_nonnegative("ranking_weight", ranking_weight)
+        self.regression = regression
+        self.ranking_weight = ranking_weight
+        self.pairing = pairing
+        self.kind = kind
+        self.margin = margin
+        self.ties = ties
+        self.ranking = PairwiseRankingLoss(pairing=pairing, kind=kind, margin=margin, ties=ties)
+        self.last_parts_ = {}
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        s = _flat(y_pred, "y_pred")
+        t = _flat(y_true, "y_true").to(s.dtype)
+        if self.regression == "mse":
+            reg = F.mse_loss(s, t)
+        elif self.regression == "l1":
+            reg = F.l1_loss(s, t)
+        else:
+            reg = F.huber_loss(s, t)
+        if self.ranking_weight == 0:
+            rank = s.new_zeros(())
+            total = reg
+        else:
+            rank = self.ranking(s, t)
+            total = reg + self.ranking_weight * rank
+        self.last_parts_ = {"regression": float(reg.detach()), "ranking": float(rank.detach())}
+        return total
+
+    def extra_repr(self) -> str:
+        return f"regression={self.regression!r}, ranking_weight={self.ranking_weight}"
+
+
+class FocalLoss(nn.Module):
+    r"""Class-weighted multi-class focal loss on logits.
+
+    For a sample of class ``c`` with softmax probability ``p_c`` and class weight ``w_c``:
+    ``l = -w_c (1 - p_c)^gamma log p_c``. With ``gamma=0`` it is the (weighted) cross-entropy.
+
+    Parameters
+    ----------
+    gamma : float, default=2.0
+        Focusing parameter (the damage recipe uses 4).
+    weight : sequence of float or torch.Tensor, optional
+        One weight per class (e.g. inverse class frequencies). Stored as a buffer, so it moves
+        with the module to the net's device.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the total weight of the batch's targets
+        (``sum_i w_{y_i}``), exactly as :func:`torch.nn.functional.cross_entropy` does, so
+        ``gamma=0`` matches it.
+    ignore_index : int, default=-100
+        Target value that is skipped (as in ``cross_entropy``).
+    """
+
+    def __init__(self, gamma=2.0, weight=None, reduction="mean", ignore_index=-100):
+        super().__init__()
+        _check_nonnegative("gamma", gamma)
+        _check_choice("reduction", reduction, _REDUCTIONS)
+        self.gamma = gamma
+        self.reduction = reduction
+        self.ignore_index = ignore_index
+        if weight is not None:
+            weight = torch.as_tensor(weight, dtype=torch.float32).flatten()
+            if not torch.isfinite(weight).all() or (weight < 0).any():
+                raise ValueError(f"FocalLoss weight must be finite and non-negative, got {weight.tolist()}")
+        self.register_buffer("weight", weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if logits.dim() != 2:
+            raise ValueError(f"FocalLoss expects logits of shape (n, n_classes), got {tuple(logits.shape)}")
+        target = target.long().flatten()
+        n_classes = logits.shape[1]
+        if self.weight is not None and self.weight.numel() != n_classes:
+            raise ValueError(
+                f"FocalLoss has {self.weight.numel()} class weights but the logits have {n_classes} classes"
+            )
+        valid = target != self.ignore_index
+        safe_target = torch.where(valid, target, torch.zeros_like(target))
+        log_p = F.log_softmax(logits, dim=1).gather(1, safe_target[:, None])[:, 0]
+        p = log_p.exp()
+        w = self.weight[safe_target].to(logits.dtype) if self.weight is not None else torch.ones_like(log_p)
+        w = w * valid
+        per_sample = -w * (1.0 - p).clamp(min=0.0) ** self.gamma * log_p
+        if self.reduction == "none":
+            return per_sample
+        if self.reduction == "sum":
+            return per_sample.sum()
+        total = w.sum()
+        if total == 0:
+            return _zero_with_grad(logits)
+        return per_sample.sum() / total
+
+    def extra_repr(self) -> str:
+        return f"gamma={self.gamma}, reduction={self.reduction!r}"

@@ -1,0 +1,173 @@
+"""Torch building blocks of the deep models: timm backbones, SAR input handling, augmentation.
+
+These are plain ``torch.nn`` pieces with no skorch in them, shared by the QuakeSet estimators
+(:mod:`skquake.deep`) and the building-damage fusion classifier:
+
+- :func:`build_backbone`: any timm model with ``in_chans`` channels, a head of
+  ``num_classes`` outputs (or ``num_classes=0``: a pooled feature extractor), checked against
+  the input size it will see.
+- :func:`random_flips`: independent random horizontal and vertical flips per sample.
+- :class:`SARNet`: decibel conversion -> flips (training only) -> backbone -> optional clamp
+  (inference only), the module behind the estimators.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from skquake.transforms import to_decibels
+
+__all__ = ["build_backbone", "random_flips", "SARNet"]
+
+
+def _backbone_reduction(model) -> int | None:
+    info = getattr(model, "feature_info", None)
+    try:
+        return int(info[-1]["reduction"]) if info else None
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=None, **kwargs):
+    """Create the timm model ``name`` for ``in_chans``-channel input.
+
+    Parameters
+    ----------
+    name : str
+        Any name of ``timm.list_models()``.
+    in_chans : int
+        Input channels (4 for bitemporal QuakeSet pairs, 2 for single images).
+    num_classes : int
+        Outputs of the head; ``0`` removes the head (the model returns pooled features of size
+        ``model.num_features``).
+    pretrained : bool, default=False
+        Load timm's pretrained weights. Needs them in the local cache or network access; skquake
+        never downloads anything by default.
+    input_size : tuple of int (H, W), optional
+        The image size the model will see. Models with a fixed input size (ViTs) are built for
+        it, and the size is checked against the backbone's total downsampling.
+    **kwargs
+        Passed to ``timm.create_model`` (``drop_rate``, ``drop_path_rate``, ...).
+
+    Raises
+    ------
+    ValueError
+        Unknown model name, or an input size the backbone cannot take (smaller than its
+        downsampling factor, or rejected by a test forward pass).
+    """
+    import timm
+
+    if not timm.is_model(name):
+        import difflib
+
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"unknown timm backbone {name!r}{hint}")
+    if input_size is not None:
+        try:
+            cfg = timm.models.get_pretrained_cfg(name)
+        except Exception:  # pragma: no cover - cfg lookups differ across timm versions
+            cfg = None
+        fixed = getattr(cfg, "fixed_input_size", False) if cfg is not None else False
+        if fixed and "img_size" not in kwargs:
+            kwargs["img_size"] = tuple(int(s) for s in input_size)
+    model = timm.create_model(name, pretrained=pretrained, in_chans=int(in_chans),
+                              num_classes=int(num_classes), **kwargs)
+    if input_size is not None:
+        _check_input_size(model, name, int(in_chans), tuple(int(s) for s in input_size))
+    return model
+
+
+def _check_input_size(model, name, in_chans, input_size):
+    h, w = input_size
+    reduction = _backbone_reduction(model)
+    if reduction is not None and min(h, w) < reduction:
+        raise ValueError(
+            f"images of {h} x {w} pixels are too small for backbone {name!r}, which downsamples "
+            f"by {reduction}: use images of at least {reduction} x {reduction} pixels (less pooling) "
+            "or a shallower backbone"
+        )
+    # One sample in eval mode (BatchNorm accepts a batch of 1 there) catches the remaining
+    # shape problems (fixed-size ViTs, sizes not divisible by a patch) before training starts.
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, in_chans, h, w))
+    except Exception as exc:
+        raise ValueError(
+            f"backbone {name!r} cannot take input of shape ({in_chans}, {h}, {w}): {exc}"
+        ) from exc
+    finally:
+        model.train(was_training)
+
+
+def random_flips(x: torch.Tensor, p: float = 0.5, generator=None) -> torch.Tensor:
+    """Flip each sample of a (n, C, H, W) batch horizontally and vertically, independently.
+
+    Each sample is flipped left-right with probability ``p`` and, independently, up-down with
+    probability ``p``. The draws use ``generator`` (or torch's global generator).
+    """
+    if x.dim() != 4:
+        raise ValueError(f"random_flips expects a (n, C, H, W) batch, got shape {tuple(x.shape)}")
+    draws = torch.rand(x.shape[0], 2, generator=generator, device=x.device if generator is None else "cpu")
+    draws = draws.to(x.device) < p
+    horizontal = draws[:, 0].view(-1, 1, 1, 1)
+    vertical = draws[:, 1].view(-1, 1, 1, 1)
+    x = torch.where(horizontal, x.flip(-1), x)
+    return torch.where(vertical, x.flip(-2), x)
+
+
+class SARNet(nn.Module):
+    """A timm backbone behind the QuakeSet input handling.
+
+    ``forward``: linear backscatter -> ``10 log10(x + 1e-9)`` (``decibels``) -> random flips
+    (``flips``, training mode only) -> backbone -> clamp to ``clamp`` (evaluation mode only).
+
+    The clamp is applied at inference only: clamping during training would zero the gradient
+    of every sample whose output starts outside the range (a fresh net often outputs negative
+    values for magnitudes of 4 to 8) and stall training.
+
+    Parameters
+    ----------
+    backbone : str
+        timm model name.
+    in_chans : int
+        Input channels.
+    num_outputs : int
+        Outputs of the head (1 for regression, number of classes for classification).
+    input_size : tuple (H, W), optional
+        Image size, checked by :func:`build_backbone`.
+    pretrained : bool, default=False
+    decibels : bool, default=True
+    flips : bool, default=True
+    clamp : tuple (low, high) or None, default=None
+    channels_last : bool, default=False
+        Feed the backbone channels-last tensors (faster convolutions on recent GPUs).
+    **backbone_kwargs
+        Passed to ``timm.create_model``.
+    """
+
+    def __init__(self, backbone, in_chans, num_outputs, input_size=None, pretrained=False,
+                 decibels=True, flips=True, clamp=None, channels_last=False, **backbone_kwargs):
+        super().__init__()
+        self.decibels = decibels
+        self.flips = flips
+        self.clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
+        self.channels_last = channels_last
+        self.backbone = build_backbone(backbone, in_chans, num_outputs, pretrained=pretrained,
+                                       input_size=input_size, **backbone_kwargs)
+        if channels_last:
+            self.backbone = self.backbone.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.decibels:
+            x = to_decibels(x)
+        if self.training and self.flips:
+            x = random_flips(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = self.backbone(x)
+        if self.clamp is not None and not self.training:
+            out = out.clamp(self.clamp[0], self.clamp[1])
+        return out
