@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,8 @@ def change_features(X):
     diff = db[:, 2:] - db[:, :2]
     flat = diff.reshape(len(diff), 2, -1)
     absdiff = np.abs(flat)
-    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore", RuntimeWarning)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: fully no-data samples
         feats = np.concatenate(
             [np.nanmean(absdiff, -1), np.nanpercentile(absdiff, 95, axis=-1), np.nanmean(flat, -1)],
             axis=1,

@@ -14,6 +14,9 @@ Part 2: one training step (forward, loss, backward, AdamW step) at batch 16 with
 + half-batch ranking and MSE + all-pairs ranking; the ranking share is
 ``(step_with - step_mse) / step_with``; the loss computations alone are timed too.
 
+Part 3: fit and predict time of the estimator with ``amp=True`` and ``channels_last=True``
+against the defaults (CPU only here).
+
 Prints the figures and writes ``benchmarks/results/overhead.md`` with the command on top.
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from skquake.deep import QuakeRegressor, WarmupOneCycle, _OneCycleFactor
+from skquake.deep import QuakeRegressor, _OneCycleFactor
 from skquake.losses import RegressionRankingLoss
 from skquake.nets import SARNet
 
@@ -49,6 +52,17 @@ def fit_estimator(args, X, y):
     t = time.perf_counter()
     reg.fit(X, y)
     return time.perf_counter() - t
+
+
+def fit_options(args, X, y, **options):
+    reg = QuakeRegressor(args.backbone, max_epochs=args.epochs, lr=1e-3, batch_size=args.batch_size,
+                         random_state=0, **options)
+    t = time.perf_counter()
+    reg.fit(X, y)
+    fit_s = time.perf_counter() - t
+    t = time.perf_counter()
+    reg.predict(X)
+    return fit_s, time.perf_counter() - t
 
 
 def fit_plain(args, X, y):
@@ -142,6 +156,14 @@ def main(argv=None):
     for name in per:
         step[name] = statistics.median(per[name])
     loss_cost = {name: loss_only_times(c) for name, c in (("mse", mse), ("half", half), ("all", allp))}
+
+    # Part 3: CPU cost of the amp / channels_last options (interleaved).
+    option_sets = {"default": {}, "amp=True (bf16 autocast)": dict(amp=True),
+                   "channels_last=True": dict(channels_last=True)}
+    opt_times = {name: [] for name in option_sets}
+    for _ in range(args.repeats):
+        for name, options in option_sets.items():
+            opt_times[name].append(fit_options(args, X, y, **options))
     load_end = os.getloadavg()
 
     def share(name):
@@ -174,7 +196,15 @@ def main(argv=None):
         "",
         "The step shares are differences of two noisy medians: the loss-alone column is the direct cost.",
         f"All-pairs loss alone / MSE step: {loss_cost['all'] / step['mse'] * 100:.2f}% of a training step.",
+        "",
+        f"## amp and channels_last on this CPU (same fit as above, {args.repeats} interleaved repeats, medians)",
+        "",
+        "| options | fit (s) | predict all samples (s) |",
+        "| --- | --- | --- |",
     ]
+    for name, times in opt_times.items():
+        lines.append(f"| {name} | {statistics.median(t[0] for t in times):.2f} | "
+                     f"{statistics.median(t[1] for t in times):.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Regression + pairwise ranking against regression alone, same backbone, several seeds.
 
-    python benchmarks/bench_ranking.py [--data FILE] [--backbone mobilenetv2_100] [--epochs 10]
-                                       [--lr 1e-3] [--seeds 0 1 2] [--pairing half] [--threads 2]
+    python benchmarks/bench_ranking.py [--data FILE] [--backbone mobilenetv2_100] [--epochs 8]
+                                       [--lr 1e-3] [--seeds 0 1 2] [--pairing half] [--threads 1]
 
 Without ``--data`` it writes the default synthetic file (``make_quakeset`` defaults) under
 ``benchmarks/_work/``. Trains ``QuakeRegressor`` on the file's train split with
@@ -38,12 +38,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", help="QuakeSet HDF5 file (default: the default synthetic file)")
     p.add_argument("--backbone", default="mobilenetv2_100")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--pairing", default="half", choices=["half", "all"])
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(HERE / "results" / "ranking.md"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -290,6 +290,19 @@ def _versions() -> dict:
     return out
 
 
+def _machine() -> dict:
+    """Which computer measured a row: the CPU model, its cores and a hash of the host name
+    (timings from another machine are not this machine's; the name itself is not stored)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    host = hashlib.sha1(platform.node().encode()).hexdigest()[:8]
+    return {"cpu": cpu, "cores": _cpu_count(), "host": host}
+
+
 def _resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -985,7 +998,6 @@ def run_benchmark(
         raise ValueError("a per-row timeout needs isolate=True (rows in their own process)")
     t_start = time.perf_counter()
     out = Path(out) if out is not None else Path("benchmarks") / "results" / profile.name
-    out.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     device = _resolve_device(device)
     if threads is not None:
@@ -1006,6 +1018,7 @@ def run_benchmark(
         if k not in ("name", "models", "tasks", "seeds", "synthetic", "threads")
     }
     configs = {}
+    machine = _machine()
     for t in task_names:
         configs[t] = {
             "profile": profile.name,
@@ -1013,10 +1026,12 @@ def run_benchmark(
             "data": _file_fingerprint(paths[t]),
             "device": device,
             "torch_threads": threads,
+            "machine": machine,
         }
     config_ids = {t: _config_id(c) for t, c in configs.items()}
 
     results_path = out / RESULTS_FILE
+    out.mkdir(parents=True, exist_ok=True)  # only now: a rejected command leaves no folder
     with _lock(out):
         _record_configs(out, configs, config_ids)
         rows, bad = read_rows(results_path)
@@ -1053,6 +1068,7 @@ def run_benchmark(
                             "registry_task": TASKS[task_name].registry_task,
                             "data": str(paths[task_name]),
                             "versions": versions,
+                            "machine": machine,
                             "command": command or "",
                         },
                     }
@@ -1187,7 +1203,7 @@ _CSV_COST = [
     "n_params", "params_kind", "mflops", "fit_s", "predict_s", "infer_ms_per_sample", "throughput_sps",
     "latency_ms", "peak_rss_mb", "peak_rss_scope", "gpu_peak_mb",
 ]
-_CSV_BACK = ["overrides", "data", "versions", "command", "started_at", "finished_at"]
+_CSV_BACK = ["overrides", "data", "machine", "versions", "command", "started_at", "finished_at"]
 
 
 def _csv_value(value):
@@ -1365,8 +1381,9 @@ def write_reports(
         "",
     ]
     devices = sorted({str(r.get("device")) for r in shown if r.get("device")})
+    cpus = sorted({str(r["machine"].get("cpu")) for r in shown if isinstance(r.get("machine"), dict)})
     if devices:
-        md += [f"Device: {'; '.join(devices)}.", ""]
+        md += [f"Device: {'; '.join(devices)}" + (f"; CPU: {'; '.join(cpus)}" if cpus else "") + ".", ""]
     versions = next((r.get("versions") for r in reversed(shown) if r.get("versions")), None)
     if versions:
         md += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]

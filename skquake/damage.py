@@ -120,11 +120,11 @@ def _draw_chips(rng, severity_visible, n, size):
         blur = rng.standard_normal((size // 4 + 1, size // 4 + 1))
         blotch = np.kron(blur, np.ones((4, 4)))[:size, :size]
         near = (np.abs(yy - cy) < h / 2 + 0.08) & (np.abs(xx - cx) < w / 2 + 0.08)
-        debris = near & (blotch > 1.2 - 1.1 * s)
+        debris = near & (blotch > 1.5 - 2.2 * s)
         img = np.empty((3, size, size), dtype=np.float32)
         for c in range(3):
             band = ground * (0.9 + 0.2 * c / 2)
-            band = np.where(roof, roof_rgb[c] - 0.25 * s * rng.random((size, size)), band)
+            band = np.where(roof, roof_rgb[c] - 0.4 * s * rng.random((size, size)), band)
             band = np.where(debris, 0.25 + 0.15 * rng.random((size, size)), band)
             img[c] = band + 0.04 * rng.standard_normal((size, size))
         chips[i] = np.clip(img * 255, 0, 255).astype(np.uint8)
@@ -182,7 +182,7 @@ def _simulate(rng, n, n_regions, size):
 
     # the chip shows part of the damage: the vulnerability and the class, seen through a
     # random per-building visibility
-    visibility = rng.uniform(0.15, 1.0, n)
+    visibility = rng.uniform(0.25, 1.0, n)
     sev01 = label / 3.0 * 0.8 + 0.2 * np.clip((vulnerability + 1) / 2, 0, 1)
     chips = _draw_chips(rng, np.clip(visibility * sev01, 0, 1), n, size)
 
@@ -701,9 +701,16 @@ def _torch_classes():
 
         def __init__(self, backbone, in_chans, n_classes, n_metadata, image_mean, image_std,
                      meta_mean, meta_std, meta_hidden=64, meta_dropout=0.1, meta_drop_all=0.1,
-                     flip=True, decibels=False, pretrained=False, input_size=None):
+                     flip=True, decibels=False, pretrained=False, input_size=None, backbone_kwargs=None):
             super().__init__()
-            self.backbone = build_backbone(backbone, in_chans, 0, pretrained=pretrained, input_size=input_size)
+            try:
+                self.backbone = build_backbone(backbone, in_chans, 0, pretrained=pretrained, input_size=input_size,
+                                               **(backbone_kwargs or {}))
+            except ValueError as exc:
+                if tuple(input_size) == (1, 1):
+                    raise ValueError(f"{exc} (a 2-D X without input_shape is read as {in_chans} channels of a "
+                                     "1 x 1 image: pass input_shape=(C, H, W), e.g. read_damage_layout(path))") from exc
+                raise
             self.n_metadata = int(n_metadata)
             self.meta_dropout = float(meta_dropout)
             self.meta_drop_all = float(meta_drop_all)
@@ -858,10 +865,14 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
     ----------
     backbone : str, default="mobilenetv2_050"
         Any timm model name, built with ``num_classes=0`` as a feature extractor.
+    backbone_kwargs : dict, optional
+        Extra arguments of ``timm.create_model`` (``drop_path_rate``, ``patch_size``, ...).
     pretrained : bool, default=False
         Load timm weights (needs them in the local cache; nothing is downloaded by default).
     input_shape : tuple (C, H, W), optional
-        Shape of one chip; needed for 2-D input, taken from the data for 4-D / dict input.
+        Shape of one chip, to cut 2-D input; taken from the data for 4-D / dict input. A 2-D
+        ``X`` without it is read as skquake does elsewhere: the image part as ``C`` channels
+        of a 1 x 1 image (which most backbones reject, with a message saying so).
     metadata_columns : sequence of str, default=DEFAULT_METADATA_COLUMNS
         Names and order of the metadata columns.
     use_metadata : bool, default=True
@@ -910,12 +921,13 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
         The fitted net (``net_.module_`` is the torch module, ``net_.history`` the log).
     """
 
-    def __init__(self, backbone="mobilenetv2_050", pretrained=False, input_shape=None,
+    def __init__(self, backbone="mobilenetv2_050", backbone_kwargs=None, pretrained=False, input_shape=None,
                  metadata_columns=DEFAULT_METADATA_COLUMNS, use_metadata=True, meta_hidden=64,
                  meta_dropout=0.1, meta_drop_all=0.1, gamma=4.0, class_weight="balanced",
                  max_epochs=20, lr=1e-3, batch_size=32, weight_decay=0.05, warmup=0.1, flip=True,
                  decibels=False, device="cpu", random_state=None, verbose=0):
         self.backbone = backbone
+        self.backbone_kwargs = backbone_kwargs
         self.pretrained = pretrained
         self.input_shape = input_shape
         self.metadata_columns = metadata_columns
@@ -940,6 +952,8 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
     def _check_params(self):
         if not isinstance(self.backbone, str) or not self.backbone:
             raise ValueError(f"backbone must be a timm model name, got {self.backbone!r}")
+        if self.backbone_kwargs is not None and not isinstance(self.backbone_kwargs, Mapping):
+            raise ValueError(f"backbone_kwargs must be a dict or None, got {self.backbone_kwargs!r}")
         _positive_int("meta_hidden", self.meta_hidden)
         _positive_int("max_epochs", self.max_epochs)
         _positive_int("batch_size", self.batch_size)
@@ -970,9 +984,13 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
         if isinstance(X, DamageDataset):
             return tuple(X.image_shape)
         if self.input_shape is None:
-            raise ValueError(
-                "a 2-D X ([flattened image | metadata]) needs input_shape=(C, H, W); pass 4-D images, "
-                "a dict {'image', 'metadata'}, or read_damage_layout(path) as keyword arguments")
+            # skquake's convention for 2-D input without a declared shape (what scikit-learn's
+            # estimator checks feed): the image part is C channels of a 1 x 1 image
+            n_image = X.shape[1] - len(self._columns())
+            if n_image < 1:
+                raise ValueError(f"X has {X.shape[1]} features, fewer than the {len(self._columns())} "
+                                 "metadata columns plus an image")
+            return (int(n_image), 1, 1)
         return tuple(int(s) for s in self.input_shape)
 
     def _split(self, X, input_shape):
@@ -984,9 +1002,9 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
             widths.add(n_pixels)  # the image-only model takes images without the table too
         if X.shape[1] not in widths:
             raise ValueError(
-                f"X has {X.shape[1]} features; expected C*H*W = {n_pixels} image values for input_shape "
-                f"{input_shape} followed by {n_meta} metadata columns {list(self._columns())} "
-                f"(= {n_pixels + n_meta})")
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {n_pixels + n_meta} "
+                f"features as input: C*H*W = {n_pixels} image values for input_shape {input_shape} followed "
+                f"by {n_meta} metadata columns {list(self._columns())}")
         images = np.nan_to_num(X[:, :n_pixels]).reshape((X.shape[0],) + input_shape)
         meta = X[:, n_pixels:] if self.use_metadata else None
         return np.ascontiguousarray(images, dtype=np.float32), meta
@@ -1076,6 +1094,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
             module__flip=self.flip,
             module__decibels=self.decibels,
             module__pretrained=self.pretrained,
+            module__backbone_kwargs=dict(self.backbone_kwargs or {}),
             criterion=FocalLoss,
             criterion__gamma=self.gamma,
             criterion__weight=torch.as_tensor(self.class_weight_, dtype=torch.float32),
@@ -1156,8 +1175,8 @@ class MetadataSelector(_LayoutMixin, TransformerMixin, BaseEstimator):
         width = np.shape(X)[1] if len(np.shape(X)) == 2 else None
         if width is not None and (width < m or (expected is not None and width != expected)):
             need = f"{expected}" if expected is not None else f"at least {m}"
-            raise ValueError(f"X has {width} features; expected {need} (image values followed by the "
-                             f"{m} metadata columns {list(columns)})")
+            raise ValueError(f"X has {width} features, but {type(self).__name__} is expecting {need} features "
+                             f"as input (image values followed by the {m} metadata columns {list(columns)})")
         X = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
         if X.shape[1] < m:
             raise ValueError(f"X has {X.shape[1]} features; expected at least the {m} metadata columns {list(columns)}")

@@ -28,7 +28,7 @@ import tempfile
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import Checkpoint, LRScheduler, ProgressBar
+from skorch.callbacks import Checkpoint, EpochScoring, LRScheduler, ProgressBar
 from skorch.dataset import Dataset as SkorchDataset
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from skquake.losses import RegressionRankingLoss
 from skquake.nets import SARNet
-from skquake.registry import Categorical, FloatRange, register_model
+from skquake.registry import FloatRange, register_model
 
 __all__ = [
     "QuakeRegressor",
@@ -330,6 +330,12 @@ class FitCheckpoint(Checkpoint):
         return super().initialize()
 
 
+def _index_accuracy(net, X, y):
+    """Accuracy of argmax class indices against encoded targets (valid_acc during training)."""
+    y = to_numpy(y) if isinstance(y, torch.Tensor) else np.asarray(y)
+    return float(np.mean(net.predict_proba(X).argmax(axis=1) == y))
+
+
 def softmax(logits: torch.Tensor) -> torch.Tensor:
     """Softmax over the class axis (module-level so that nets pickle)."""
     return torch.softmax(logits, dim=-1)
@@ -420,7 +426,9 @@ class TrainingDefaultsMixin:
         kwargs = self.get_params_for("iterator_train")
         if any(k in kwargs for k in ("sampler", "batch_sampler", "drop_last")):
             # The user took control of batching: honour it as skorch would.
-            return super().get_iterator(dataset, training=True)
+            loader = super().get_iterator(dataset, training=True)
+            self.train_batches_per_epoch_ = len(loader)
+            return loader
         batch_size = kwargs.pop("batch_size", self.batch_size)
         if batch_size == -1:
             batch_size = len(dataset)
@@ -491,9 +499,9 @@ class _QuakeNetBase(TrainingDefaultsMixin):
             if len(X):
                 # One sample read up front fails early on NaN pixels or an unreadable file.
                 first = X[0]
-                if self.decibels and first.size and first.min() < 0:
+                if self.decibels and first.size and np.count_nonzero(first < 0) > first.size // 2:
                     raise ValueError(
-                        "the dataset's images have negative values but decibels=True expects linear "
+                        "the dataset's images are mostly negative but decibels=True expects linear "
                         "backscatter: drop QuakeSet(transform=to_decibels) or pass decibels=False"
                     )
             return X, shape
@@ -527,9 +535,11 @@ class _QuakeNetBase(TrainingDefaultsMixin):
             raise ValueError(
                 f"X must be 4-D (n, C, H, W) or 2-D (n, C*H*W) with input_shape, got shape {X.shape}"
             )
-        if self.decibels and X.size and X.min() < 0:
+        if self.decibels and X.size and np.count_nonzero(X < 0) > X.size // 2:
+            # A few negative sigma0 values (thermal-noise removal) are clipped to 0 by the
+            # network; mostly negative input is decibels or standardised data.
             raise ValueError(
-                "X has negative values but decibels=True expects linear backscatter (>= 0); "
+                "X is mostly negative but decibels=True expects linear backscatter (>= 0): "
                 "pass decibels=False for inputs that are already in decibels or standardised"
             )
         if not X.flags.writeable:
@@ -550,7 +560,7 @@ class _QuakeNetBase(TrainingDefaultsMixin):
         n = len(X)
         if n < 2:
             raise ValueError(f"training needs at least 2 samples, got {n} sample(s)")
-        y = self._check_targets(y, n)
+        y = self._check_targets(y, n, fitted=fitted)
         self.input_shape_ = shape
         self.n_features_in_ = int(np.prod(shape))
         return X, y
@@ -595,7 +605,7 @@ class _QuakeNetBase(TrainingDefaultsMixin):
         return self
 
     def save_weights(self, path):
-        """Write the module's weights with ``safetensors``-free ``torch.save`` of a state dict.
+        """Write the module's state dict, input shape (and classes) with ``torch.save``.
 
         Load them into an estimator built with the same arguments with :meth:`load_weights`,
         which uses ``torch.load(weights_only=True)`` (no pickled code is run).
@@ -646,8 +656,9 @@ _SKORCH_DOC = """
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Its arguments are routed with ``optimizer__*``.
     decibels : bool, default=True
-        Convert linear backscatter to ``10 log10(x + 1e-9)`` inside the network (so predict
-        takes the same linear input). Negative inputs are rejected; pass ``False`` for inputs
+        Convert linear backscatter to ``10 log10(max(x, 0) + 1e-9)`` inside the network (so
+        predict takes the same linear input; a few negative values from thermal-noise removal
+        become -90 dB). Mostly negative input is rejected at fit: pass ``False`` for inputs
         already in decibels or standardised.
     flips : bool, default=True
         Random horizontal and vertical flips of training batches (never at prediction).
@@ -740,7 +751,7 @@ class QuakeRegressor(_QuakeNetBase, NeuralNetRegressor):
             raise ValueError(f"clamp must be (low, high) with low < high, got {self.clamp!r}")
         return (float(low), float(high))
 
-    def _check_targets(self, y, n):
+    def _check_targets(self, y, n, fitted=False):
         y = np.asarray(y)
         if y.dtype == object:
             try:
@@ -831,12 +842,22 @@ class QuakeClassifier(_QuakeNetBase, NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        # skorch's classifier adds a valid_acc scoring that predicts on the validation split
-        # every epoch; keep it only when there is a validation split.
-        callbacks = super()._default_callbacks
-        if self.train_split is None:
-            callbacks = [(name, cb) for name, cb in callbacks if name != "valid_acc"]
+        # skorch's valid_acc scores predict() against y; the net trains on class indices while
+        # predict() returns labels, so score the indices instead, and only with a split.
+        callbacks = []
+        for name, cb in super()._default_callbacks:
+            if name == "valid_acc":
+                if self.train_split is None:
+                    continue
+                cb = EpochScoring(_index_accuracy, name="valid_acc", lower_is_better=False)
+            callbacks.append((name, cb))
         return callbacks
+
+    def check_data(self, X, y):
+        super().check_data(X, y)
+        if getattr(self, "fit_classes_", None) is not None:
+            # skorch inferred the classes from the encoded y; expose the user's labels.
+            self.classes_inferred_ = self.fit_classes_
 
     def _n_outputs(self):
         classes = getattr(self, "fit_classes_", None)
@@ -849,7 +870,7 @@ class QuakeClassifier(_QuakeNetBase, NeuralNetClassifier):
     def _clamp(self):
         return None
 
-    def _check_targets(self, y, n):
+    def _check_targets(self, y, n, fitted=False):
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -864,14 +885,20 @@ class QuakeClassifier(_QuakeNetBase, NeuralNetClassifier):
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: y must hold class labels (binary or multiclass), got {kind!r}")
-        classes = np.unique(y) if self.classes is None else np.asarray(self.classes)
+        if self.classes is not None:
+            classes = np.asarray(self.classes)
+        elif fitted and getattr(self, "fit_classes_", None) is not None:
+            classes = self.fit_classes_  # partial_fit: the module's outputs are fixed
+        else:
+            classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(f"y has a single class ({classes[0]!r}); a classifier needs at least 2 classes")
         unknown = np.setdiff1d(np.unique(y), classes)
         if len(unknown):
             raise ValueError(f"y has labels {unknown.tolist()} that are not in classes={classes.tolist()}")
         self.fit_classes_ = classes
-        return np.searchsorted(classes, y).astype(np.int64)
+        sorter = np.argsort(classes)
+        return sorter[np.searchsorted(classes, y, sorter=sorter)].astype(np.int64)
 
     def fit(self, X, y=None, **fit_params):
         """Train on ``X`` (array, flattened array + ``input_shape``, QuakeSet or LazyImages).
@@ -880,9 +907,7 @@ class QuakeClassifier(_QuakeNetBase, NeuralNetClassifier):
         """
         X, y = self._prepare_fit(X, y)
         with self.seeded():
-            super().fit(X, y, **fit_params)
-        self.classes_inferred_ = self.fit_classes_
-        return self
+            return super().fit(X, y, **fit_params)
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":

@@ -45,7 +45,9 @@ class EventKFold(GroupKFold):
             )
         n_events = len(np.unique(np.asarray(groups)))
         if self.n_splits > n_events:
-            raise ValueError(f"EventKFold(n_splits={self.n_splits}) needs at least {self.n_splits} events, got {n_events}")
+            raise ValueError(
+                f"EventKFold(n_splits={self.n_splits}) needs at least {self.n_splits} events, got {n_events}"
+            )
         return super().split(X, y, groups)
 
 

@@ -121,7 +121,7 @@ def random_flips(x: torch.Tensor, p: float = 0.5, generator=None) -> torch.Tenso
 class SARNet(nn.Module):
     """A timm backbone behind the QuakeSet input handling.
 
-    ``forward``: linear backscatter -> ``10 log10(x + 1e-9)`` (``decibels``) -> random flips
+    ``forward``: linear backscatter -> ``10 log10(max(x, 0) + 1e-9)`` (``decibels``) -> random flips
     (``flips``, training mode only) -> backbone -> clamp to ``clamp`` (evaluation mode only).
 
     The clamp is applied at inference only: clamping during training would zero the gradient
@@ -162,7 +162,9 @@ class SARNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.decibels:
-            x = to_decibels(x)
+            # Negative sigma0 (thermal-noise removal) would give NaN: clip to 0 (-90 dB), like
+            # skquake.preprocessing.Decibels(clip_negative=True).
+            x = to_decibels(x.clamp(min=0.0))
         if self.training and self.flips:
             x = random_flips(x)
         if self.channels_last:

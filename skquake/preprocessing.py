@@ -63,7 +63,9 @@ def _check_input_shape(input_shape, owner):
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"{owner}: input_shape must be (C, H, W) of positive ints or None, got {input_shape!r}")
+        raise ValueError(
+            f"{owner}: input_shape must be (C, H, W) of positive ints or None, got {input_shape!r}"
+        )
     return shape
 
 
@@ -208,7 +210,9 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         if transform is None:
             return self
         if transform not in ("default", "pandas"):
-            raise ValueError(f"{type(self).__name__}.set_output: transform must be 'default' or 'pandas', got {transform!r}")
+            raise ValueError(
+                f"{type(self).__name__}.set_output: transform must be 'default' or 'pandas', got {transform!r}"
+            )
         self._sklearn_output_config = {"transform": transform}
         return self
 

@@ -84,7 +84,9 @@ def make_shallow_pipeline(model, name, *, scale=True, max_size=DEFAULT_MAX_SIZE,
         params["image__input_shape"] = overrides.pop("input_shape")
     if "random_state" in overrides:
         seed = overrides.pop("random_state")
-        params.update({f"{step}__random_state": seed for step, est in pipe.steps if "random_state" in est.get_params()})
+        params.update(
+            {f"{step}__random_state": seed for step, est in pipe.steps if "random_state" in est.get_params()}
+        )
     params.update(overrides)
     return pipe.set_params(**params)
 

@@ -536,6 +536,53 @@ def _load_or_create_study(storage, study_name, meta, sampler, pruner):
     return study
 
 
+def _fail_beatless_trials(study, first_seen: dict, grace_period: float) -> None:
+    """Fail running trials that have had no heartbeat at all for ``grace_period`` seconds.
+
+    Optuna's stale-trial check skips trials without a heartbeat row, so a worker killed
+    between creating a trial and its first heartbeat (a few milliseconds) would leave that
+    trial RUNNING for ever. A live worker writes the first heartbeat as soon as the trial
+    exists; one still missing after the grace period, measured on this worker's own clock
+    from when it first saw the trial (no clock skew between machines), is dead.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    try:
+        from optuna.storages._rdb import models
+
+        session = storage.scoped_session()
+        try:
+            rows = (
+                session.query(models.TrialModel.trial_id)
+                .filter(models.TrialModel.study_id == study._study_id)
+                .filter(models.TrialModel.state == TrialState.RUNNING)
+                .filter(~models.TrialModel.heartbeats.any())
+                .all()
+            )
+        finally:
+            session.close()
+    except (ImportError, AttributeError):  # not an RDB storage, or optuna's internals moved
+        return
+    now = time.monotonic()
+    ids = {row[0] for row in rows}
+    for trial_id in list(first_seen):
+        if trial_id not in ids:
+            del first_seen[trial_id]
+    callback = storage.get_heartbeat_stale_trial_callback()
+    for trial_id in ids:
+        if now - first_seen.setdefault(trial_id, now) <= grace_period:
+            continue
+        try:
+            failed = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            failed = False  # another worker got there first
+        del first_seen[trial_id]
+        if failed and callback is not None:
+            callback(study, storage.get_trial(trial_id))
+
+
 def tune(
     model: str,
     data,
@@ -685,10 +732,13 @@ def tune(
     for fixed in enqueue:
         study.enqueue_trial(dict(fixed), skip_if_exists=True)
     objective = _Objective(estimator, space, X, y, groups, GroupKFold(n_splits=int(cv)), scorer, epoch_reports=pruning)
-    heartbeat = optuna.storages.is_heartbeat_enabled(rdb) if hasattr(optuna.storages, "is_heartbeat_enabled") else True
+    # Without a heartbeat (an in-memory storage given by the caller) RUNNING trials of dead
+    # workers cannot be told apart from live ones, so they are not waited for.
+    heartbeat = getattr(rdb, "heartbeat_interval", None) is not None
     poll = max(1.0, float(heartbeat_interval) / 2)
     start = time.monotonic()
     failures = 0
+    beatless: dict = {}
     ran: list = []
 
     def _remember(study_, frozen):
@@ -699,6 +749,8 @@ def tune(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # Fail trials of dead workers (stale heartbeat) and re-queue them; live ones are kept.
             optuna.storages.fail_stale_trials(study)
+        if heartbeat:
+            _fail_beatless_trials(study, beatless, rdb.grace_period or 2 * heartbeat_interval)
         trials = study.get_trials(deepcopy=False)
         done = _count(trials, TrialState.COMPLETE, TrialState.PRUNED)
         running = _count(trials, TrialState.RUNNING) if heartbeat else 0
@@ -846,6 +898,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """``skquake tune``: see ``skquake tune --help``."""
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
     args = _build_parser().parse_args(argv)
     storage = args.storage or os.environ.get(STORAGE_ENV) or None
@@ -868,7 +921,8 @@ def main(argv=None) -> int:
             pruning=not args.no_pruning, heartbeat_interval=args.heartbeat_interval,
             grace_period=args.grace_period, connect_timeout=args.connect_timeout,
         )
-    except (KeyError, ValueError, FileNotFoundError, StorageError, RuntimeError) as exc:
+    except (KeyError, ValueError, FileNotFoundError, StorageError, RuntimeError, SQLAlchemyError) as exc:
+        # A database lost mid-study surfaces as a SQLAlchemy error; scrub it like the others.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         text = f"skquake tune: error: {message}"
         if storage:

@@ -233,6 +233,7 @@ def test_bad_selection_and_missing_data_give_clear_errors(tiny_quakeset, tmp_pat
     full_without_data = ["--profile", "full", "--models", SHALLOW, "--out", str(tmp_path / "b")]
     assert bench.main(full_without_data) == 2
     assert "needs a data file: pass --data" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # no empty folders left
 
 
 def test_reports_from_rows_include_the_ranking_plot(tmp_path):

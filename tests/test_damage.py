@@ -169,7 +169,7 @@ def test_fusion_full_partial_and_no_metadata(fusion, data):
 def test_fusion_errors_name_the_problem(fusion, data):
     _, (X, _, _), layout = data
     images, meta = split_layout(X, layout["input_shape"], M)
-    with pytest.raises(ValueError, match=r"X has 3093 features.*22 metadata columns"):
+    with pytest.raises(ValueError, match=r"X has 3093 features, but DamageFusionClassifier is expecting 3094.*22 metadata columns"):
         fusion.predict(X[:, :-1])
     table = {c: meta[:, j] for j, c in enumerate(layout["metadata_columns"]) if c != "DPM"}
     table["NDBI"] = np.zeros(len(X))
@@ -177,7 +177,7 @@ def test_fusion_errors_name_the_problem(fusion, data):
         fusion.predict({"image": images, "metadata": table})
     with pytest.raises(ValueError, match="images have shape"):
         fusion.predict(images[:, :, :16, :16])
-    with pytest.raises(ValueError, match="needs input_shape"):
+    with pytest.raises(ValueError, match="1 x 1 image: pass input_shape"):
         DamageFusionClassifier(**FAST).fit(X, np.arange(len(X)) % 2)
     with pytest.raises(ValueError, match="gamma"):
         DamageFusionClassifier(**dict(FAST, gamma=-1), **layout).fit(X, np.arange(len(X)) % 2)
@@ -259,7 +259,7 @@ def test_metadata_forest(data):
     Xn = Xt.copy()
     Xn[:, -M:] = np.nan
     assert np.isfinite(rf.predict_proba(Xn)).all()
-    with pytest.raises(ValueError, match="expected 3094"):
+    with pytest.raises(ValueError, match="expecting 3094"):
         rf.predict(Xt[:, 1:])
     search = GridSearchCV(make_metadata_forest(n_estimators=10, random_state=0),
                           {"rf__min_samples_leaf": [1, 5]}, cv=2).fit(X, y)

@@ -86,6 +86,20 @@ def test_classifier_probabilities_labels_and_scorers():
         assert np.isfinite(get_scorer(name)(clf, X, y))
 
 
+def test_classifier_labels_with_validation_split_and_partial_fit():
+    X, _ = _data(n=24)
+    y = np.array(["quiet", "quake", "strong"] * 8)
+    clf = QuakeClassifier(classes=["quiet", "strong", "quake"], train_split=ValidSplit(4), **TINY).fit(X, y)
+    assert 0.0 <= clf.history[-1, "valid_acc"] <= 1.0
+    assert list(clf.classes_) == ["quiet", "strong", "quake"]  # the given order is kept
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict(X), np.array(clf.classes_)[proba.argmax(1)])
+    clf.partial_fit(X[:8], y[:8])  # one more epoch, same classes
+    assert set(clf.predict(X)) <= set(clf.classes_)
+    with pytest.raises(ValueError, match="fitted on"):
+        clf.partial_fit(X[:, :2], y)
+
+
 def test_classifier_with_focal_loss_still_returns_probabilities():
     X, _ = _data(n=12)
     y = np.arange(12) % 3
@@ -283,7 +297,7 @@ def test_registered_rank_model_trains_tiny():
         (lambda X, y: (X, np.where(np.arange(len(y)) == 2, np.inf, y), {}), "y contains NaN or infinite"),
         (lambda X, y: (X[:0], y[:0], {}), "0 sample"),
         (lambda X, y: (X[:1], y[:1], {}), "1 sample"),
-        (lambda X, y: (-X, y, {}), "negative values"),
+        (lambda X, y: (-X, y, {}), "mostly negative"),
         (lambda X, y: (X, y[:5], {}), "X has 8 samples but y has 5"),
         (lambda X, y: (X, y, dict(batch_size=1)), "batch_size"),
         (lambda X, y: (X, y, dict(backbone="no_such_net")), "unknown timm backbone"),
@@ -297,6 +311,14 @@ def test_bad_input_raises_before_training(make, match):
     with pytest.raises((ValueError, RuntimeError), match=match):
         reg.fit(X, y)
     assert not hasattr(reg, "history_") or not reg.history_  # no epoch ran
+
+
+def test_a_few_negative_pixels_are_clipped_not_nan():
+    # thermal-noise removal leaves small negative sigma0: decibels clip them to 0 (-90 dB)
+    X, y = _data(n=8)
+    X[:, :, 0, :4] = -1e-3
+    pred = QuakeRegressor(**TINY).fit(X, y).predict(X)
+    assert np.isfinite(pred).all()
 
 
 def test_predict_rejects_other_image_shapes():

@@ -47,6 +47,19 @@ _DEEP_TINY = dict(
     flips=False, max_epochs=5, lr=0.01, batch_size=16, random_state=0, iterator_valid__batch_size=1,
 )
 ESTIMATORS += [QuakeRegressor(clamp=None, **_DEEP_TINY), QuakeClassifier(**_DEEP_TINY)]
+# The damage models. The fusion net without its metadata branch (damage-image) reads 2-D data
+# as the deep ones do (a 1 x 1 image, same tiny ViT); the metadata branch needs named columns
+# and is covered by tests/test_damage.py. The metadata forest selects the last column here.
+from skquake.damage import DamageFusionClassifier, MetadataSelector, make_metadata_forest  # noqa: E402
+
+ESTIMATORS += [
+    DamageFusionClassifier(
+        backbone="test_vit", backbone_kwargs=dict(patch_size=1, depth=1, embed_dim=16), use_metadata=False,
+        metadata_columns=None, flip=False, max_epochs=2, lr=0.03, batch_size=16, random_state=0,
+    ),
+    MetadataSelector(metadata_columns=("m0",)),
+    make_metadata_forest(metadata_columns=("m0",), n_estimators=10, random_state=0),
+]
 
 # ----------------------------------------------------------------------------- expected failures
 # Checks whose data cannot carry what the estimator needs, or that test something a
