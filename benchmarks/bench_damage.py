@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--backbone", default="test_convnext",
                         help="timm backbone of the two deep models (default: a tiny ConvNeXt, CPU-friendly)")
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--n-repeats", type=int, default=5, help="permutation importance repeats")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=str(RESULTS / "damage.md"))

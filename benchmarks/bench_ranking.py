@@ -1,7 +1,8 @@
 """Regression + pairwise ranking against regression alone, same backbone, several seeds.
 
     python benchmarks/bench_ranking.py [--data FILE] [--backbone mobilenetv2_100] [--epochs 8]
-                                       [--lr 1e-3] [--seeds 0 1 2] [--pairing half] [--threads 1]
+                                       [--lr 1e-3] [--seeds 0 1 2] [--pairing half] [--pool 1]
+                                       [--threads 1]
 
 Without ``--data`` it writes the default synthetic file (``make_quakeset`` defaults) under
 ``benchmarks/_work/``. Trains ``QuakeRegressor`` on the file's train split with
@@ -43,6 +44,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--pairing", default="half", choices=["half", "all"])
+    p.add_argument("--pool", type=int, default=1, help="average pooling of the images (load_quakeset)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(HERE / "results" / "ranking.md"))
     args = p.parse_args(argv)
@@ -55,8 +57,8 @@ def main(argv=None):
     if not args.data and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         make_quakeset(path)  # the defaults: the quick benchmark's "default synthetic file"
-    X_train, y_train, _ = load_quakeset(path, split="train", target="magnitude")
-    X_test, y_test, _ = load_quakeset(path, split="test", target="magnitude")
+    X_train, y_train, _ = load_quakeset(path, split="train", target="magnitude", pool=args.pool)
+    X_test, y_test, _ = load_quakeset(path, split="test", target="magnitude", pool=args.pool)
     print(f"{path}: train {X_train.shape}, test {X_test.shape}", flush=True)
 
     variants = {
@@ -97,7 +99,7 @@ def main(argv=None):
         "(the machine was shared with other jobs: fit times are indicative only).",
         "",
         f"Data: `{path.name}`, train {len(y_train)} samples, test {len(y_test)} samples, "
-        f"images {X_train.shape[1]} x {X_train.shape[2]} x {X_train.shape[3]}. Backbone {args.backbone}, "
+        f"images {X_train.shape[1]} x {X_train.shape[2]} x {X_train.shape[3]} (pool {args.pool}). Backbone {args.backbone}, "
         f"{args.epochs} epochs, lr {args.lr:g}, batch {args.batch_size}, other arguments at the recipe defaults. "
         f"Seeds {', '.join(map(str, args.seeds))}; mean ± standard deviation (ddof=1) over seeds.",
         "",

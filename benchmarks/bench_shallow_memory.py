@@ -11,7 +11,8 @@ fresh child process (so that ``ru_maxrss`` is the peak of that run alone):
   pipeline on the same subset.
 
 Figures are printed and written to ``benchmarks/results/shallow_memory.md`` (and ``.json``) with
-the command at the top. The synthetic file is deleted at the end unless ``--keep``.
+the command at the top. The synthetic file is deleted at the end unless ``--keep`` (a kept file is reused by the next
+run; ``--append`` adds that run's rows to the report).
 
     python benchmarks/bench_shallow_memory.py               # full size, ~30+ min on 2 cores
     python benchmarks/bench_shallow_memory.py --n-events 30 --patch-size 128 --paper-subset 20  # smoke
@@ -139,6 +140,9 @@ def main(argv=None):
     parser.add_argument("--work-dir", type=Path, default=HERE / "_work")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "shallow_memory.md")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic file (and reuse it next time)")
+    parser.add_argument("--append", action="store_true",
+                        help="add the rows to those already in the .json next to --out (e.g. more models on a kept file)")
+    parser.add_argument("--note", default="", help="a line written under the commands in the report")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -150,7 +154,6 @@ def main(argv=None):
     path = args.work_dir / f"quakeset_{args.n_events}x{args.patch_size}_p{args.patches_per_event}.h5"
     need = _BYTES_PER_EVENT_512 * args.n_events * (args.patch_size / 512) ** 2 * (args.patches_per_event + 1) / 3
     free = shutil.disk_usage(args.work_dir).free
-    made_here = False
     gen_s = None
     if not path.exists():
         if free < 1.2 * need:
@@ -162,7 +165,6 @@ def main(argv=None):
         make_quakeset(path, n_events=args.n_events, patch_size=args.patch_size,
                       patches_per_event=args.patches_per_event, random_state=0)
         gen_s = time.perf_counter() - t0
-        made_here = True
     size_gb = path.stat().st_size / 1e9
 
     specs = [dict(label=f"default, read with pool={args.pool}", model=m, path=str(path), pool=args.pool,
@@ -173,27 +175,40 @@ def main(argv=None):
                               pool=1, subset=args.paper_subset, overrides={"pool__max_size": None}))
             specs.append(dict(label=f"default on the same {args.paper_subset}, pooled in the pipeline", model=m,
                               path=str(path), pool=1, subset=args.paper_subset, overrides={}))
-    rows = []
+    # The .log holds one JSON line per command and per finished row, so a stopped run keeps its
+    # rows and --append adds to them; the report is rewritten after every row.
     log_path = args.out.with_suffix(".log")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    commands, rows = [], []
+    if args.append and log_path.exists():
+        for line in log_path.read_text().splitlines():
+            record = json.loads(line)
+            (commands.append(record["command"]) if "command" in record else rows.append(record))
+    commands.append(command)
     try:
-        with open(log_path, "a") as log:
+        with open(log_path, "a" if args.append else "w") as log:
+            print(json.dumps({"command": command}), file=log, flush=True)
             for spec in specs:
                 rows.append(_run_child(spec, log))
+                _write_report(args.out, commands, rows, args, size_gb, gen_s)
     finally:
-        if made_here and not args.keep:
+        if not args.keep:
             path.unlink(missing_ok=True)
+    print(args.out.read_text())
+    return 0
 
-    import numpy as np  # noqa: F401  (version below)
+
+def _write_report(out, commands, rows, args, size_gb, gen_s):
     import sklearn
 
     header = [
         "# Shallow pipelines: peak memory and fit time at full size",
         "",
-        "Command:",
+        "Command" + ("s (rows appended in this order):" if len(commands) > 1 else ":"),
         "",
-        f"    {command}",
+        *[f"    {c}" for c in commands],
         "",
+        *([args.note, ""] if args.note else []),
         f"Synthetic file: {args.n_events} events, {args.patch_size} x {args.patch_size}, up to "
         f"{args.patches_per_event} patches per event, {size_gb:.1f} GB on disk"
         + (f", written in {gen_s:.0f} s" if gen_s else "") + ".",
@@ -205,12 +220,9 @@ def main(argv=None):
         _table(rows),
         "",
     ]
-    text = "\n".join(header)
-    args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "file_GB": size_gb,
-                                                          "generate_s": gen_s, "rows": rows}, indent=2))
-    print(text)
-    return 0
+    out.write_text("\n".join(header))
+    out.with_suffix(".json").write_text(json.dumps({"commands": commands, "file_GB": size_gb,
+                                                     "generate_s": gen_s, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import csv
 import datetime as _dt
 import fnmatch
 import hashlib
+import io
 import json
 import math
 import os
@@ -303,6 +304,14 @@ def _machine() -> dict:
     return {"cpu": cpu, "cores": _cpu_count(), "host": host}
 
 
+def _load_avg() -> float | None:
+    """1-minute load average when the row starts: a row timed on a busy machine says so."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        return None
+
+
 def _resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -516,7 +525,7 @@ def _flops_per_sample(module, sample: np.ndarray) -> float:
 
     param = next(module.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    x = torch.as_tensor(sample, dtype=torch.float32, device=device)
+    x = torch.from_numpy(np.array(sample, dtype=np.float32)).to(device)  # a copy: the data may be read-only
     was_training = module.training
     module.eval()
     try:
@@ -613,7 +622,7 @@ def run_row(job: Mapping[str, Any]) -> dict:
     profile = Profile(**job["profile"])
     seed = int(job["seed"])
     row = dict(job["base"])
-    row.update(status="failed", error="", started_at=_now())
+    row.update(status="failed", error="", started_at=_now(), load_avg_1min=_load_avg())
     stage = "setup"
     previous_threads = None
     try:
@@ -1100,9 +1109,7 @@ def _record_configs(out: Path, configs: Mapping[str, dict], config_ids: Mapping[
             known[cid] = configs[task]
             changed = True
     if changed:
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(known, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, path)
+        _write_text(path, json.dumps(known, indent=2, sort_keys=True, default=str))
 
 
 def _run_jobs(jobs, results_path, timeout, isolate, progress, log) -> int:
@@ -1201,9 +1208,18 @@ _CSV_FRONT = [
 ]
 _CSV_COST = [
     "n_params", "params_kind", "mflops", "fit_s", "predict_s", "infer_ms_per_sample", "throughput_sps",
-    "latency_ms", "peak_rss_mb", "peak_rss_scope", "gpu_peak_mb",
+    "latency_ms", "peak_rss_mb", "peak_rss_scope", "gpu_peak_mb", "load_avg_1min",
 ]
 _CSV_BACK = ["overrides", "data", "machine", "versions", "command", "started_at", "finished_at"]
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace ``path`` all at once, so a kill never leaves half a report behind."""
+    from .synthetic import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            f.write(text)
 
 
 def _csv_value(value):
@@ -1348,16 +1364,13 @@ def write_reports(
     metric_cols = [k for k in extra if k.startswith(("test_", "val_"))]
     other = [k for k in extra if k not in metric_cols]
     columns = _CSV_FRONT + metric_cols + _CSV_COST + other + _CSV_BACK
-    tmp = out / "results.csv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _csv_value(r.get(k)) for k in columns})
-    os.replace(tmp, out / "results.csv")
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, out / "results.json")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: _csv_value(r.get(k)) for k in columns})
+    _write_text(out / "results.csv", buffer.getvalue())
+    _write_text(out / "results.json", json.dumps(rows, indent=1, sort_keys=True, default=str))
     files += [out / "results.csv", out / "results.json"]
 
     if config_ids is None:
@@ -1368,8 +1381,11 @@ def write_reports(
     other_configs = sorted({r["config_id"] for r in rows} - set(config_ids))
 
     md = ["# skquake benchmark results", ""]
-    if command:
-        md += ["Produced by:", "", "```bash", command, "```", ""]
+    commands = list(dict.fromkeys(r["command"] for r in shown if r.get("command")))
+    if commands:
+        md += ["Rows produced by:", "", "```bash", *commands, "```", ""]
+    if command and command not in commands:
+        md += [f"Tables rebuilt by `{command}`.", ""]
     md += [
         f"Written {_now()} from `{RESULTS_FILE}` in this folder (configs: "
         f"{', '.join(sorted(config_ids)) or '-'}; `configs.json` says what each id stands for).",
@@ -1384,6 +1400,13 @@ def write_reports(
     cpus = sorted({str(r["machine"].get("cpu")) for r in shown if isinstance(r.get("machine"), dict)})
     if devices:
         md += [f"Device: {'; '.join(devices)}" + (f"; CPU: {'; '.join(cpus)}" if cpus else "") + ".", ""]
+    loads = [r["load_avg_1min"] for r in shown if r.get("load_avg_1min") is not None]
+    if loads:
+        md += [
+            f"1-minute load average when the rows started: {min(loads):.1f} to {max(loads):.1f} "
+            f"(timings from a machine busy with other jobs are slower than a quiet one's).",
+            "",
+        ]
     versions = next((r.get("versions") for r in reversed(shown) if r.get("versions")), None)
     if versions:
         md += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
@@ -1426,9 +1449,7 @@ def write_reports(
         ]
         for t in ref_tasks:
             md += [f"### {t}", ""] + _reference_table(t) + [""]
-    tmp = out / "results.md.tmp"
-    tmp.write_text("\n".join(md) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "results.md")
+    _write_text(out / "results.md", "\n".join(md) + "\n")
     files.append(out / "results.md")
     return files + plot_files
 
@@ -1597,6 +1618,10 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as exc:
         print(f"skquake benchmark: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nskquake benchmark: interrupted; the finished rows are saved, run the same command to resume",
+              file=sys.stderr)
+        return 130
     for f in result["files"]:
         print(f)
     return 1 if result["failed"] else 0

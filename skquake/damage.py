@@ -1063,8 +1063,16 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
 
         # standardisation statistics from the training data, stored in the module's buffers
         axes = (0, 2, 3)
-        image_mean = images.mean(axis=axes)
-        image_std = images.std(axis=axes) + 1e-6
+        if self.decibels:
+            from .transforms import to_decibels
+
+            if images.size and images.min() < 0:
+                raise ValueError("decibels=True expects linear amplitudes (>= 0), but the images have negative values")
+            stats_images = to_decibels(images)
+        else:
+            stats_images = images
+        image_mean = stats_images.mean(axis=axes)
+        image_std = stats_images.std(axis=axes) + 1e-6
         if meta is not None:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 # an all-NaN training column has no statistics: it is always "missing"
@@ -1167,20 +1175,22 @@ class MetadataSelector(_LayoutMixin, TransformerMixin, BaseEstimator):
         columns = self._columns()
         if not columns:
             raise ValueError("MetadataSelector needs metadata_columns")
-        X = self._as_layout(X)
         m = len(columns)
-        expected = None if self.input_shape is None else int(np.prod(self.input_shape)) + m
-        if not reset:
-            expected = self.n_features_in_
-        width = np.shape(X)[1] if len(np.shape(X)) == 2 else None
-        if width is not None and (width < m or (expected is not None and width != expected)):
-            need = f"{expected}" if expected is not None else f"at least {m}"
-            raise ValueError(f"X has {width} features, but {type(self).__name__} is expecting {need} features "
-                             f"as input (image values followed by the {m} metadata columns {list(columns)})")
+        X = self._as_layout(X)
+        shape = getattr(X, "shape", None)
+        if not reset and shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
+            self._width_error(shape[1], self.n_features_in_)
         X = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
-        if X.shape[1] < m:
-            raise ValueError(f"X has {X.shape[1]} features; expected at least the {m} metadata columns {list(columns)}")
+        expected = None if self.input_shape is None else int(np.prod(self.input_shape)) + m
+        if X.shape[1] < m or (expected is not None and X.shape[1] != expected):
+            self._width_error(X.shape[1], expected)
         return X[:, -m:]
+
+    def _width_error(self, width, expected):
+        columns = self._columns()
+        need = f"{expected}" if expected is not None else f"at least {len(columns)}"
+        raise ValueError(f"X has {width} features, but {type(self).__name__} is expecting {need} features "
+                         f"as input (image values followed by the {len(columns)} metadata columns {list(columns)})")
 
     def fit(self, X, y=None):
         self._select(X, reset=True)

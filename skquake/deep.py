@@ -587,6 +587,9 @@ class _QuakeNetBase(TrainingDefaultsMixin):
         shape = getattr(self, "input_shape_", None) or self._check_input_shape_param()
         if shape is None:
             raise ValueError("the input shape is unknown: call fit, or pass input_shape=(C, H, W)")
+        # Also set when initialize() is called directly (e.g. before load_params).
+        self.input_shape_ = tuple(shape)
+        self.n_features_in_ = int(np.prod(shape))
         kwargs = self.get_params_for("module")
         c, h, w = shape
         try:

@@ -69,7 +69,8 @@ class StorageError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- URLs and secrets
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):(?P<pw>[^@\s]*)@")
+# The password runs to the last "@" before the host (an unquoted "@" in it stays masked).
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):(?P<pw>[^/\s]*)@")
 _QUERY_PW = re.compile(r"(?i)(?P<head>[?&](?:password|passwd|pwd)=)(?P<pw>[^&\s]*)")
 
 
@@ -483,7 +484,7 @@ class _Objective:
                 est.set_params(**{prefix + "callbacks": callbacks + [(_PRUNING_CALLBACK, reporter)]})
             est.fit(_safe_indexing(self.X, train), self.y[train])
             scores.append(float(self.scorer(est, X_test, y_test)))
-            if not per_epoch:
+            if self.epoch_reports and not per_epoch:
                 # Shallow models: the running mean after each fold lets the pruner stop early.
                 trial.report(float(np.mean(scores)), fold)
                 if trial.should_prune():
@@ -760,14 +761,13 @@ def tune(
             # Other workers' trials would finish the study; wait for them to finish or die.
             time.sleep(poll)
             continue
-        if sampler is None:
-            study.sampler = optuna.samplers.TPESampler(
-                seed=(int(random_state) + len(trials)) % (2**32), constant_liar=True,
-                n_startup_trials=5,
-            )
         before = len(ran)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if sampler is None:
+                study.sampler = optuna.samplers.TPESampler(
+                    seed=(int(random_state) + len(trials)) % (2**32), constant_liar=True, n_startup_trials=5,
+                )
             study.optimize(objective, n_trials=1, callbacks=[_remember, *callbacks], gc_after_trial=True)
         last = ran[-1] if len(ran) > before else None
         if last is not None and last.state == TrialState.FAIL:

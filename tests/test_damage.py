@@ -292,3 +292,75 @@ def test_region_transfer_split():
         list(RegionTransferSplit().split(np.zeros(6)))
     with pytest.raises(ValueError, match=r"\[7\]"):
         list(RegionTransferSplit(train_regions=[7]).split(np.zeros(6), groups=groups))
+
+
+# ----------------------------------------------------------------------------- metrics
+def test_damage_metrics_by_hand():
+    from skquake.metrics import class_distance_distribution, damage_report, macro_roc_auc_ovr
+
+    y_true = np.array([0, 0, 1, 2, 3, 3])
+    y_pred = np.array([0, 1, 1, 0, 3, 1])
+    np.testing.assert_allclose(class_distance_distribution(y_true, y_pred, 4), [3 / 6, 1 / 6, 2 / 6, 0])
+    proba = np.eye(4)[y_pred] * 0.7 + 0.075
+    r = damage_report(y_true, y_pred, proba)
+    assert r["accuracy"] == pytest.approx(3 / 6)
+    # per class precision 1/2, 1/3, 0, 1 and recall 1/2, 1, 0, 1/2
+    assert r["precision_macro"] == pytest.approx((1 / 2 + 1 / 3 + 0 + 1) / 4)
+    assert r["recall_macro"] == pytest.approx((1 / 2 + 1 + 0 + 1 / 2) / 4)
+    f1 = [1 / 2, 1 / 2, 0, 2 / 3]
+    assert r["f1_macro"] == pytest.approx(np.mean(f1))
+    assert r["class_distance"] == pytest.approx([0.5, 1 / 6, 1 / 3, 0])
+    # a class absent from y_true is left out of the macro AUC instead of failing
+    perfect = np.eye(4)[[0, 0, 1, 1]]
+    assert macro_roc_auc_ovr([0, 0, 1, 1], perfect) == pytest.approx(1.0)
+
+
+def test_scores_align_missing_classes(data):
+    from skquake.metrics import aligned_proba, damage_scores, get_scorer
+
+    (X, y, _), (Xt, yt, _), layout = data
+    keep = y < 2  # a model that never saw classes 2 and 3
+    rf = make_metadata_forest(n_estimators=10, random_state=0).fit(X[keep], y[keep])
+    proba = aligned_proba(rf, Xt, np.arange(4))
+    assert proba.shape == (len(Xt), 4) and np.all(proba[:, 2:] == 0)
+    r = damage_scores(rf, Xt, yt, labels=np.arange(4))
+    assert len(r["class_distance"]) == 4 and 0 <= r["roc_auc_macro"] <= 1
+    scores = cross_val_score(make_metadata_forest(n_estimators=10, random_state=0), X, y, cv=2,
+                             scoring=get_scorer("roc_auc_macro"))
+    assert np.all((0 <= scores) & (scores <= 1))
+
+
+def test_per_class_permutation_importance(data, tmp_path):
+    from skquake.metrics import importance_table, per_class_permutation_importance, plot_permutation_importance
+
+    (X, y, _), (Xt, yt, _), layout = data
+    rf = make_metadata_forest(n_estimators=30, random_state=0).fit(X, y)
+    res = per_class_permutation_importance(rf, Xt, yt, n_repeats=2, random_state=0, **layout)
+    assert res["features"] == ["image"] + list(DEFAULT_METADATA_COLUMNS)
+    assert res["importances_mean"].shape == (M + 1, len(rf.classes_))
+    np.testing.assert_array_equal(res["importances_mean"][0], 0)  # the forest ignores the image
+    assert np.nanmax(res["importances_mean"]) > 0  # some metadata matter
+    table = importance_table(res, list(CLASS_NAMES))
+    assert table.count("\n") == M + 2 and "| PGA |" in table
+    fig = plot_permutation_importance(res, list(CLASS_NAMES))
+    fig.savefig(tmp_path / "imp.png")
+    assert (tmp_path / "imp.png").stat().st_size > 1000
+
+
+def test_region_generalization_with_and_without_metadata(damage_file):
+    from skquake.metrics import region_generalization
+
+    X, y, groups = load_damage(damage_file, "all")
+    layout = read_damage_layout(damage_file)
+    rows = region_generalization(make_metadata_forest(n_estimators=10, random_state=0), X, y, groups,
+                                 labels=np.arange(4), random_state=0)
+    assert len(rows) == 3 * 3  # 3 training regions x (in region + 2 others)
+    assert sum(r["in_region"] for r in rows) == 3
+    for r in rows:
+        assert (r["train_region"] == r["test_region"]) == r["in_region"]
+        assert 0 <= r["accuracy"] <= 1 and len(r["class_distance"]) == 4
+    n_region1 = int(np.sum(groups == 1))
+    image_only = create_model("damage-image", **FAST, **layout)
+    rows = region_generalization(image_only, X, y, groups, train_regions=[1], labels=np.arange(4), random_state=0)
+    assert [r["test_region"] for r in rows] == [1, 0, 2]
+    assert rows[1]["n"] == int(np.sum(groups == 0)) and rows[0]["n"] < n_region1

@@ -243,6 +243,15 @@ def test_pickle_joblib_and_weights_only_round_trip(tmp_path):
     np.testing.assert_array_equal(fresh.classes_, [0, 1])
 
 
+def test_skorch_safetensors_params_into_an_initialised_net(tmp_path):
+    X, y = _data(n=8)
+    reg = QuakeRegressor(**TINY).fit(X, y)
+    reg.save_params(f_params=tmp_path / "w.safetensors", use_safetensors=True)
+    fresh = QuakeRegressor(input_shape=(4, 32, 32), **TINY).initialize()
+    fresh.load_params(f_params=tmp_path / "w.safetensors", use_safetensors=True)
+    np.testing.assert_array_equal(fresh.predict(X), reg.predict(X))
+
+
 def test_weights_file_with_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": {}, "input_shape": [4, 32, 32], "payload": io.BytesIO(b"x")}, path)

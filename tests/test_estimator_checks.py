@@ -126,6 +126,12 @@ _SKORCH = {
     ),
 }
 EXPECTED_FAILURES.update({"QuakeRegressor": _SKORCH, "QuakeClassifier": _SKORCH})
+EXPECTED_FAILURES["DamageFusionClassifier"] = {
+    "check_methods_sample_order_invariance": (
+        "batched float32 inference differs by a few ULPs with the batch's other samples; the check "
+        "compares at rtol=1e-7"
+    ),
+}
 
 
 def _key(estimator):

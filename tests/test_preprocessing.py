@@ -162,7 +162,7 @@ def test_flatten_and_to_images():
 
 
 def test_set_output_pandas():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # a test dependency: set_output has nothing to show without it
     flat = X4.reshape(5, -1)
     df = Decibels(input_shape=(4, 8, 12)).set_output(transform="pandas").fit_transform(flat)
     assert isinstance(df, pd.DataFrame) and df.shape == flat.shape and df.columns[0] == "x0"

@@ -163,6 +163,7 @@ def test_optuna_search_deep(tiny_quakeset):
     search = make_search_cv(DEEP, "optuna", cv=2, n_trials=2, random_state=0, params=DEEP_FAST)
     search.fit(X, y, groups=groups)
     assert len(search.trials_) == 2
+    assert all(t.state == TrialState.COMPLETE and np.isfinite(t.value) for t in search.trials_)
     assert set(search.best_params_) == {"lr", "weight_decay", "criterion__ranking_weight", "criterion__margin"}
     assert np.all(np.isfinite(search.predict(X[:4])))
 
@@ -271,7 +272,9 @@ def test_kill_and_resume(tiny_quakeset, tmp_path, capsys):
     killed = trials[running[0]]
     assert killed.state == TrialState.FAIL
     retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed.number]
-    assert len(retries) == 1 and retries[0].state in FINISHED and retries[0].params == killed.params
+    # (A trial killed before it drew its parameters is retried with freshly drawn ones.)
+    assert len(retries) == 1 and retries[0].state in FINISHED
+    assert killed.params.items() <= retries[0].params.items()
     assert sum(t.state in FINISHED for t in trials.values()) == n_trials
     assert len(trials) == n_trials + 1 == summary["n_trials"]  # the finished ones and the killed one
     assert len(trials) == len(snapshot) + len(summary["this_worker_trials"])
