@@ -62,7 +62,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=str(RESULTS / "damage.md"))
     args = parser.parse_args(argv)
-    command = "python benchmarks/bench_damage.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = " ".join(["python benchmarks/bench_damage.py"]
+                       + [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])])
 
     import torch
 

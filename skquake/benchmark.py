@@ -759,6 +759,11 @@ def _die_with_parent() -> None:
 
 def _child(job, conn) -> None:
     _die_with_parent()
+    # A forked row inherits the runner's lock on results.jsonl; dropping its copy keeps a
+    # row process that outlives a killed runner from blocking the run that resumes it.
+    for fd in list(_HELD_LOCKS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
     row = run_row(job)
     try:
         conn.send(row)
@@ -863,11 +868,17 @@ def _latest_rows(rows: Sequence[dict]) -> list[dict]:
     return list(latest.values())
 
 
+_HELD_LOCKS: set = set()  # file descriptors of the locks this process holds
+
+
 @contextlib.contextmanager
 def _lock(out: Path):
-    """One run per output folder at a time: two would interleave and repeat rows."""
-    lock_path = out / ".lock"
-    f = open(lock_path, "a+")
+    """One run per output folder at a time: two would interleave and repeat rows.
+
+    The lock is taken on ``results.jsonl`` itself (advisory ``flock``), so no lock file is
+    left in the results folder."""
+    lock_path = out / RESULTS_FILE
+    f = open(lock_path, "a")
     try:
         try:
             import fcntl
@@ -877,11 +888,13 @@ def _lock(out: Path):
             pass
         except OSError:
             raise RuntimeError(
-                f"another 'skquake benchmark' is writing to {out} (lock {lock_path} is held); "
+                f"another 'skquake benchmark' is writing to {out} (it holds a lock on {lock_path}); "
                 "wait for it or choose another --out"
             ) from None
+        _HELD_LOCKS.add(f.fileno())
         yield
     finally:
+        _HELD_LOCKS.discard(f.fileno())
         f.close()
 
 
@@ -1625,3 +1638,44 @@ def main(argv=None) -> int:
     for f in result["files"]:
         print(f)
     return 1 if result["failed"] else 0
+
+
+# --------------------------------------------------------------------------- damage task
+# Building damage (skquake.damage). The damage models take the 2-D layout
+# [flattened chip | metadata]; chips are small (32 x 32 by default), so the loader ignores
+# `pool` and `lazy` and always returns that array. Metrics are computed from predictions
+# (macro AUC needs probabilities: see benchmarks/bench_damage.py for it).
+def _damage_load(path, split, *, pool=1, lazy=False):
+    from .damage import load_damage
+
+    X, y, _ = load_damage(path, split=split)
+    return X, y
+
+
+def _make_default_damage(path: Path) -> Path:
+    from .damage import make_damage_dataset
+
+    return Path(make_damage_dataset(path, random_state=0))
+
+
+def _damage_layout(path) -> dict:
+    from .damage import read_damage_layout
+
+    return read_damage_layout(path)
+
+
+register_task(
+    BenchTask(
+        name="damage",
+        registry_task="damage",
+        load=_damage_load,
+        metrics=("f1_macro", "accuracy", "precision_macro", "recall_macro"),
+        description="building damage, 4 ordered classes, image chip + metadata",
+        data_option="damage_data",
+        make_synthetic=_make_default_damage,
+        synthetic_name="damage-synthetic.h5",
+        paper="QuakeMetaFormer (Table 8)",
+        model_kwargs=_damage_layout,
+    )
+)
+METRIC_LABELS.update({"f1_macro": "Macro F1", "precision_macro": "Macro precision", "recall_macro": "Macro recall"})

@@ -41,6 +41,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "DamageDataset",
+    "DamageFormatError",
     "DamageFusionClassifier",
     "MetadataSelector",
     "RegionTransferSplit",
@@ -747,6 +748,8 @@ def _torch_classes():
                 image = random_flips(image)
             features = self.backbone(image)
             if self.n_metadata:
+                if meta is None:  # no table at all: every value missing
+                    meta = image.new_full((image.shape[0], self.n_metadata), float("nan"))
                 features = torch.cat([features, self.embed_metadata(meta)], dim=1)
             return self.head(features)
 
@@ -897,8 +900,8 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
         AdamW weight decay (the paper's value).
     warmup : float in [0, 1), default=0.1
         Warm-up fraction of the one-cycle schedule (stepped per batch).
-    flip : bool, default=True
-        Random horizontal and vertical flips during training.
+    flips : bool, default=True
+        Random horizontal and vertical flips during training (as the QuakeSet estimators).
     decibels : bool, default=False
         Convert chips to decibels first (``10 log10(x + eps)``), for SAR amplitude chips.
     device : str, default="cpu"
@@ -924,7 +927,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, backbone="mobilenetv2_050", backbone_kwargs=None, pretrained=False, input_shape=None,
                  metadata_columns=DEFAULT_METADATA_COLUMNS, use_metadata=True, meta_hidden=64,
                  meta_dropout=0.1, meta_drop_all=0.1, gamma=4.0, class_weight="balanced",
-                 max_epochs=20, lr=1e-3, batch_size=32, weight_decay=0.05, warmup=0.1, flip=True,
+                 max_epochs=20, lr=1e-3, batch_size=32, weight_decay=0.05, warmup=0.1, flips=True,
                  decibels=False, device="cpu", random_state=None, verbose=0):
         self.backbone = backbone
         self.backbone_kwargs = backbone_kwargs
@@ -942,7 +945,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.warmup = warmup
-        self.flip = flip
+        self.flips = flips
         self.decibels = decibels
         self.device = device
         self.random_state = random_state
@@ -1099,7 +1102,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
             module__meta_hidden=self.meta_hidden,
             module__meta_dropout=self.meta_dropout,
             module__meta_drop_all=self.meta_drop_all,
-            module__flip=self.flip,
+            module__flip=self.flips,
             module__decibels=self.decibels,
             module__pretrained=self.pretrained,
             module__backbone_kwargs=dict(self.backbone_kwargs or {}),

@@ -22,10 +22,10 @@ brings it to 65,536 features and the whole fit under 8 GiB (see docs/shallow.md 
 figures). Pooling happens on linear intensities before the decibel step, so data read with
 ``load_quakeset(..., pool=4)`` and full-resolution data give the same features.
 
-Why ``n_components=None``: the paper reduced each sample to "about 2000" features, which is
-what PCA keeps when limited by the number of training samples (the QuakeSet train split has
-about 2,000 samples). ``None`` reproduces that on the real file and never exceeds what small
-data allows (an int larger than ``min(n_samples, n_features)`` makes PCA fail).
+Why ``n_components=None``: the paper reduced each sample to "about 2000" features without
+saying how; we read it as PCA keeping as many components as its training samples allow, which
+``None`` does (``min(n_samples, n_features)``). It also never exceeds what small data allows
+(an int larger than ``min(n_samples, n_features)`` makes PCA fail).
 """
 from __future__ import annotations
 

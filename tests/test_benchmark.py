@@ -51,10 +51,17 @@ class _Sleeping(_Failing):
         time.sleep(60)
 
 
-for _name, _cls in (("test-failing", _Failing), ("test-crashing", _Crashing), ("test-sleeping", _Sleeping)):
-    if _name not in list_models():
-        register_model(_name, task="magnitude", family="shallow", description="benchmark test double")(
-            lambda _cls=_cls, **kw: _cls()
+@pytest.fixture
+def test_doubles(monkeypatch):
+    """The failing models, registered in a scratch copy of the registry for one test only
+    (other test modules list every registered model). Forked rows inherit the copy."""
+    from skquake import registry
+
+    list_models()  # built-ins first, so that they are in the copy
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    for name, cls in (("test-failing", _Failing), ("test-crashing", _Crashing), ("test-sleeping", _Sleeping)):
+        register_model(name, task="magnitude", family="shallow", description="benchmark test double")(
+            lambda cls=cls, **kw: cls()
         )
 
 
@@ -150,6 +157,13 @@ def test_stop_and_resume_after_a_kill(tiny_quakeset, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the runner and its row process, as a hard stop would
         proc.wait()
+        gone = time.monotonic() + 10
+        while time.monotonic() < gone:  # the row process dies with its runner; let it finish dying
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
     # A kill in the middle of a write leaves half a line behind.
     with open(results, "ab") as f:
         f.write(b'{"task": "magnitude-single", "model": "mobilen')
@@ -169,7 +183,7 @@ def test_stop_and_resume_after_a_kill(tiny_quakeset, tmp_path):
     assert len(json.loads((out / "results.json").read_text())) == 4
 
 
-def test_failing_model_is_recorded_and_run_goes_on(tiny_quakeset, tmp_path):
+def test_failing_model_is_recorded_and_run_goes_on(tiny_quakeset, tmp_path, test_doubles):
     out = tmp_path / "fail"
     result = _run(tiny_quakeset, out, models=["test-failing", "test-crashing", SHALLOW],
                   tasks=["magnitude-bitemporal"], timeout=60)
@@ -189,7 +203,7 @@ def test_failing_model_is_recorded_and_run_goes_on(tiny_quakeset, tmp_path):
     assert len(_rows(out)[0]) == 4  # the earlier failure is kept in the log; tables use the latest
 
 
-def test_timeout_stops_a_row(tiny_quakeset, tmp_path):
+def test_timeout_stops_a_row(tiny_quakeset, tmp_path, test_doubles):
     out = tmp_path / "timeout"
     t0 = time.perf_counter()
     result = _run(tiny_quakeset, out, models=["test-sleeping"], tasks=["magnitude-single"], timeout=1.0)

@@ -230,6 +230,21 @@ def test_metadata_masking_in_training(fusion):
     assert 0 < train_mask.mean() < 0.5  # some values and some whole rows masked in training
     assert (train_mask.sum(dim=1) == M).any()
     assert eval_mask.sum() == 0  # never at prediction
+    # the module alone (e.g. a FLOP counter) may be called without the table: all missing
+    with torch.no_grad():
+        alone = net(torch.zeros(2, 3, 32, 32))
+        nan_table = net(torch.zeros(2, 3, 32, 32), torch.full((2, M), float("nan")))
+    torch.testing.assert_close(alone, nan_table)
+
+
+def test_fusion_takes_the_lazy_dataset_and_decibels(fusion, data, damage_file):
+    (X, y, _), (Xt, _, _), layout = data
+    np.testing.assert_allclose(fusion.predict_proba(DamageDataset(damage_file, "test")), fusion.predict_proba(Xt),
+                               rtol=1e-5)
+    sar = DamageFusionClassifier(**dict(FAST, decibels=True), **layout).fit(X, y)
+    # standardisation statistics are taken after the decibel conversion (chips in (0, 1] -> negative dB)
+    assert (sar.net_.module_.image_mean < 0).all()
+    assert np.isfinite(sar.predict_proba(Xt)).all()
 
 
 def test_image_only_variant(data):

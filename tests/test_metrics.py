@@ -64,8 +64,9 @@ def test_classifier_scorers_and_fallback():
     assert get_scorer("accuracy")(clf, X, y) == 1.0
     assert get_scorer("f1")(clf, X, y) == 1.0
     assert get_scorer("r2")(LinearRegression().fit(X, y), X, y) == pytest.approx(1.0)  # sklearn's name
-    assert set(SCORERS) == {"mae", "rmse", "magnitude_accuracy", "spearman", "accuracy", "f1"}
-    assert get_scorer_names()[:6] == list(SCORERS) and "r2" in get_scorer_names()
+    quakeset = ["mae", "rmse", "magnitude_accuracy", "spearman", "accuracy", "f1"]
+    assert list(SCORERS)[:6] == quakeset  # other sections (damage) may add more after these
+    assert get_scorer_names()[: len(SCORERS)] == list(SCORERS) and "r2" in get_scorer_names()
     assert get_scorer("mae") is not SCORERS["mae"]
     with pytest.raises(ValueError, match="unknown scorer 'maee'"):
         get_scorer("maee")

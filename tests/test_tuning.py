@@ -124,6 +124,21 @@ def test_existing_study_is_never_overwritten(tiny_quakeset, tmp_path):
 
 
 # --------------------------------------------------------------------------- scikit-learn searches
+def test_every_registered_search_space_routes():
+    # Every name of every registry space reaches a parameter of its model (checked by
+    # make_search_cv), so GridSearchCV / OptunaSearchCV can be built for every model.
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+    from skquake.registry import list_models
+
+    names = list_models()
+    assert SHALLOW in names and DEEP in names
+    for name in names:
+        grid = make_search_cv(name, "grid")
+        assert isinstance(grid, GridSearchCV) and isinstance(grid.cv, GroupKFold)
+        assert grid.param_grid, name
+        assert set(make_search_cv(name, "optuna").param_distributions) == set(grid.param_grid)
+
+
 def test_grid_search_shallow(tiny_quakeset):
     X, y, groups = load_quakeset(tiny_quakeset, target="magnitude", pool=2)
     search = make_search_cv(SHALLOW, "grid", param_space=SHALLOW_SPACE, cv=2)
@@ -202,6 +217,9 @@ def test_tune_resumes_and_counts_finished_trials(tiny_quakeset, tmp_path):
     assert len(again.trials) == 5 and again._skquake_worker_trials == []
     summary = study_summary(again)
     assert summary["meta"]["model"] == SHALLOW and summary["best_params"].keys() == {"svr__C"}
+    # By name from the storage, as another machine would.
+    by_name = best_estimator(f"{SHALLOW}-bitemporal-{tiny_quakeset.stem}", storage=tmp_path, fit=False)
+    assert by_name.get_params()["svr__C"] == pytest.approx(summary["best_params"]["svr__C"])
     est = best_estimator(again)
     X, _, _ = load_quakeset(tiny_quakeset, split="test")
     assert np.all(np.isfinite(est.predict(X)))
