@@ -19,6 +19,16 @@ _LAZY = {
     "get_model_spec": "skquake.registry",
     "get_search_space": "skquake.registry",
     "register_model": "skquake.registry",
+    "get_scorer": "skquake.metrics",
+    "EventKFold": "skquake.model_selection",
+    "QuakeRegressor": "skquake.deep",
+    "QuakeClassifier": "skquake.deep",
+    "lazy_xy": "skquake.deep",
+    "make_damage_dataset": "skquake.damage",
+    "load_damage": "skquake.damage",
+    "DamageFusionClassifier": "skquake.damage",
+    "tune": "skquake.tuning",
+    "run_benchmark": "skquake.benchmark",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

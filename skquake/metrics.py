@@ -238,7 +238,8 @@ def damage_report(y_true, y_pred, y_proba=None, labels=None):
         Probabilities with columns in the order of ``labels``; adds ``roc_auc_macro``.
     labels : array-like, optional
         All classes (default ``0..K-1`` from ``y_proba``, else the classes seen). Macro
-        averages run over these, so a class never predicted counts with a score of 0.
+        precision / recall / F1 average over those present in ``y_true`` or ``y_pred``
+        (scikit-learn's default set): a true class never predicted counts with a score of 0.
 
     Returns
     -------

@@ -28,7 +28,32 @@ def _backbone_reduction(model) -> int | None:
         return None
 
 
-def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=None, **kwargs):
+def _fresh_head_init(model, pretrained, num_classes):
+    """Re-initialise a freshly created classifier head with fan-in scaling and zero bias.
+
+    timm's EfficientNet-family init (mobilenetv2/v3, efficientnet, ...) draws the head from
+    ``U(-1/sqrt(fan_out), 1/sqrt(fan_out))``, which suits 1000 classes but gives weights of
+    std ~0.5 for one output: a fresh mobilenetv2_100 regressor then outputs values of std ~6
+    whatever the input, and a 2-class head starts at a cross-entropy of ~6 (docs/deep.md,
+    "Why the deep models learned nothing"). torch's ``nn.Linear`` default (fan-in) gives
+    outputs of std ~0.3 for every backbone. A head loaded from pretrained weights is kept.
+    """
+    if num_classes <= 0:
+        return
+    if pretrained:
+        cfg = getattr(model, "pretrained_cfg", None) or {}
+        if cfg.get("num_classes") == num_classes:
+            return  # the pretrained head itself was loaded
+    get = getattr(model, "get_classifier", None)
+    head = get() if callable(get) else None
+    if isinstance(head, (nn.Linear, nn.Conv2d)) and head.weight.shape[0] == num_classes:
+        head.reset_parameters()
+        if head.bias is not None:
+            nn.init.zeros_(head.bias)
+
+
+def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=None,
+                   head_init="fan_in", **kwargs):
     """Create the timm model ``name`` for ``in_chans``-channel input.
 
     Parameters
@@ -46,6 +71,11 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
     input_size : tuple of int (H, W), optional
         The image size the model will see. Models with a fixed input size (ViTs) are built for
         it, and the size is checked against the backbone's total downsampling.
+    head_init : {"fan_in", "timm"}, default="fan_in"
+        ``"fan_in"`` re-initialises a new classifier head (not one loaded from pretrained
+        weights) like ``torch.nn.Linear`` (weights ``U(+-1/sqrt(fan_in))``) with a zero bias.
+        ``"timm"`` keeps timm's own init, whose EfficientNet-family heads (mobilenetv2, ...)
+        are scaled for 1000 classes and start with outputs of std ~6 for one or two outputs.
     **kwargs
         Passed to ``timm.create_model`` (``drop_rate``, ``drop_path_rate``, ...).
 
@@ -57,6 +87,8 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
     """
     import timm
 
+    if head_init not in ("fan_in", "timm"):
+        raise ValueError(f"head_init must be 'fan_in' or 'timm', got {head_init!r}")
     if not timm.is_model(name):
         import difflib
 
@@ -73,6 +105,8 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
             kwargs["img_size"] = tuple(int(s) for s in input_size)
     model = timm.create_model(name, pretrained=pretrained, in_chans=int(in_chans),
                               num_classes=int(num_classes), **kwargs)
+    if head_init == "fan_in":
+        _fresh_head_init(model, pretrained, int(num_classes))
     if input_size is not None:
         _check_input_size(model, name, int(in_chans), tuple(int(s) for s in input_size))
     return model

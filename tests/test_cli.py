@@ -48,3 +48,14 @@ def test_readme_starts_with_the_two_commands():
     assert "pytest" in test_cmd and "pip install" in test_cmd
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci, ".ci/run must take the test command from the README"
+
+
+def test_lazy_public_names_resolve():
+    import skquake
+
+    for name in skquake.__all__:
+        assert getattr(skquake, name) is not None, name
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        skquake.nope
