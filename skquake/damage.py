@@ -28,7 +28,6 @@ import argparse
 import os
 import pathlib
 import sys
-import tempfile
 import warnings
 from typing import Mapping, Sequence
 
@@ -254,17 +253,12 @@ def make_damage_dataset(
                              ("image_size", image_size, 8)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (or --overwrite) to replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"directory {path.parent} does not exist")
+    from .synthetic import atomic_output
 
-    rng = np.random.default_rng(random_state)
-    data = _simulate(rng, int(n_buildings), int(n_regions), int(image_size))
-
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    # Check the target before the (slow) simulation, so a refused overwrite costs nothing.
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        rng = np.random.default_rng(random_state)
+        data = _simulate(rng, int(n_buildings), int(n_regions), int(image_size))
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["format_version"] = FORMAT_VERSION
@@ -285,11 +279,6 @@ def make_damage_dataset(
             spl = f.create_dataset("split", data=data["split"])
             spl.attrs["split_names"] = list(_SPLITS)
             f.create_dataset("building_id", data=np.arange(n_buildings, dtype=np.int64))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 
