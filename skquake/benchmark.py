@@ -222,11 +222,14 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
-        models=("svc-rbf", "rfc", "svr-rbf", "rfr", "mobilenetv2-*"),
+        # resnet10t, not the papers' mobilenetv2_100: from scratch on the default synthetic
+        # file at 32 x 32, mobilenetv2_100 stays at chance even after 20-25 epochs, while
+        # resnet10t learns in 8-10 (lr 1e-3, its registered default); see docs/deep.md.
+        models=("svc-rbf", "rfc", "svr-rbf", "rfr", "resnet10t-*"),
         seeds=(0, 1),
         pool=2,
         shallow_pool=2,
-        deep_overrides={"max_epochs": 3, "batch_size": 16},
+        deep_overrides={"max_epochs": 8, "batch_size": 16},
         n_latency=5,
         synthetic=True,
         # 32 x 32 images gain little from a second thread, and on a machine busy with other

@@ -28,7 +28,7 @@ def _backbone_reduction(model) -> int | None:
         return None
 
 
-def _fresh_head_init(model, pretrained, num_classes):
+def _fresh_head_init(model, pretrained, num_classes, only_if_larger):
     """Re-initialise a freshly created classifier head with fan-in scaling and zero bias.
 
     timm's EfficientNet-family init (mobilenetv2/v3, efficientnet, ...) draws the head from
@@ -37,6 +37,9 @@ def _fresh_head_init(model, pretrained, num_classes):
     whatever the input, and a 2-class head starts at a cross-entropy of ~6 (docs/deep.md,
     "Why the deep models learned nothing"). torch's ``nn.Linear`` default (fan-in) gives
     outputs of std ~0.3 for every backbone. A head loaded from pretrained weights is kept.
+    ``only_if_larger``: re-initialise only a head whose weights spread more than twice that
+    init's (std ``1/sqrt(3 fan_in)``), leaving the small heads of resnets, convnexts and ViTs as timm
+    made them.
     """
     if num_classes <= 0:
         return
@@ -47,13 +50,18 @@ def _fresh_head_init(model, pretrained, num_classes):
     get = getattr(model, "get_classifier", None)
     head = get() if callable(get) else None
     if isinstance(head, (nn.Linear, nn.Conv2d)) and head.weight.shape[0] == num_classes:
+        fan_in = head.weight[0].numel()
+        # Twice the fan-in std: a head drawn from that very init (resnets) is never caught by
+        # sampling noise, while EfficientNet-family heads are ~30 times wider.
+        if only_if_larger and float(head.weight.detach().std()) <= 2.0 * (3.0 * fan_in) ** -0.5:
+            return
         head.reset_parameters()
         if head.bias is not None:
             nn.init.zeros_(head.bias)
 
 
 def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=None,
-                   head_init="fan_in", **kwargs):
+                   head_init="auto", **kwargs):
     """Create the timm model ``name`` for ``in_chans``-channel input.
 
     Parameters
@@ -71,11 +79,14 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
     input_size : tuple of int (H, W), optional
         The image size the model will see. Models with a fixed input size (ViTs) are built for
         it, and the size is checked against the backbone's total downsampling.
-    head_init : {"fan_in", "timm"}, default="fan_in"
+    head_init : {"auto", "fan_in", "timm"}, default="auto"
         ``"fan_in"`` re-initialises a new classifier head (not one loaded from pretrained
         weights) like ``torch.nn.Linear`` (weights ``U(+-1/sqrt(fan_in))``) with a zero bias.
         ``"timm"`` keeps timm's own init, whose EfficientNet-family heads (mobilenetv2, ...)
         are scaled for 1000 classes and start with outputs of std ~6 for one or two outputs.
+        ``"auto"`` applies ``"fan_in"`` only to heads whose weights spread more than twice as
+        wide as it (the EfficientNet family) and keeps timm's other inits (resnet, convnext,
+        ViTs).
     **kwargs
         Passed to ``timm.create_model`` (``drop_rate``, ``drop_path_rate``, ...).
 
@@ -87,8 +98,8 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
     """
     import timm
 
-    if head_init not in ("fan_in", "timm"):
-        raise ValueError(f"head_init must be 'fan_in' or 'timm', got {head_init!r}")
+    if head_init not in ("auto", "fan_in", "timm"):
+        raise ValueError(f"head_init must be 'auto', 'fan_in' or 'timm', got {head_init!r}")
     if not timm.is_model(name):
         import difflib
 
@@ -105,8 +116,8 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
             kwargs["img_size"] = tuple(int(s) for s in input_size)
     model = timm.create_model(name, pretrained=pretrained, in_chans=int(in_chans),
                               num_classes=int(num_classes), **kwargs)
-    if head_init == "fan_in":
-        _fresh_head_init(model, pretrained, int(num_classes))
+    if head_init != "timm":
+        _fresh_head_init(model, pretrained, int(num_classes), only_if_larger=head_init == "auto")
     if input_size is not None:
         _check_input_size(model, name, int(in_chans), tuple(int(s) for s in input_size))
     return model
@@ -156,7 +167,8 @@ class SARNet(nn.Module):
     """A timm backbone behind the QuakeSet input handling.
 
     ``forward``: linear backscatter -> ``10 log10(max(x, 0) + 1e-9)`` (``decibels``) -> random flips
-    (``flips``, training mode only) -> backbone -> clamp to ``clamp`` (evaluation mode only).
+    (``flips``, training mode only) -> backbone -> ``output_shift + output_scale * out`` ->
+    clamp to ``clamp`` (evaluation mode only).
 
     The clamp is applied at inference only: clamping during training would zero the gradient
     of every sample whose output starts outside the range (a fresh net often outputs negative
@@ -178,13 +190,23 @@ class SARNet(nn.Module):
     clamp : tuple (low, high) or None, default=None
     channels_last : bool, default=False
         Feed the backbone channels-last tensors (faster convolutions on recent GPUs).
+    output_shift, output_scale : float, default=0.0, 1.0
+        The backbone's output ``o`` becomes ``output_shift + output_scale * o`` (before the
+        clamp). :class:`skquake.deep.QuakeRegressor` sets them to the training target's mean
+        and standard deviation (``standardize_target=True``), so a fresh head, whose outputs are
+        near 0 with a spread of ~0.3, starts near the mean magnitude with a spread matching the
+        targets, while losses and predictions stay in magnitude units. Stored as buffers (they
+        travel with ``state_dict``).
     **backbone_kwargs
         Passed to ``timm.create_model``.
     """
 
     def __init__(self, backbone, in_chans, num_outputs, input_size=None, pretrained=False,
-                 decibels=True, flips=True, clamp=None, channels_last=False, **backbone_kwargs):
+                 decibels=True, flips=True, clamp=None, channels_last=False, output_shift=0.0,
+                 output_scale=1.0, **backbone_kwargs):
         super().__init__()
+        self.register_buffer("output_shift", torch.tensor(float(output_shift)))
+        self.register_buffer("output_scale", torch.tensor(float(output_scale)))
         self.decibels = decibels
         self.flips = flips
         self.clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
@@ -204,6 +226,7 @@ class SARNet(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         out = self.backbone(x)
+        out = out * self.output_scale.to(out.dtype) + self.output_shift.to(out.dtype)
         if self.clamp is not None and not self.training:
             out = out.clamp(self.clamp[0], self.clamp[1])
         return out

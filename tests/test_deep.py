@@ -26,6 +26,7 @@ from skquake.deep import (
 )
 from skquake.losses import FocalLoss, RegressionRankingLoss
 from skquake.nets import build_backbone, random_flips
+from skquake.transforms import to_decibels
 
 TINY = dict(backbone="test_efficientnet", max_epochs=1, batch_size=8, random_state=0)
 
@@ -63,6 +64,82 @@ def test_clamp_applies_only_at_inference():
     reg.module_.train()
     raw = reg.module_(torch.from_numpy(X))
     assert raw.max().item() > 1e-6 or raw.min().item() < 0.0
+
+
+def test_standardized_target_round_trip_and_units():
+    X, y = _data(n=12)
+    reg = QuakeRegressor(**dict(TINY, clamp=None)).fit(X, y)
+    assert reg.standardize_target is True  # the default, stored unchanged
+    assert reg.target_mean_ == pytest.approx(float(y.astype(np.float64).mean()))
+    assert reg.target_scale_ == pytest.approx(float(y.astype(np.float64).std()))
+    # the module maps the backbone's standardised output back to magnitude units
+    reg.module_.eval()
+    with torch.no_grad():
+        x = torch.from_numpy(X)
+        raw = reg.module_.backbone(to_decibels(x.clamp(min=0)))
+        out = reg.module_(x)
+    torch.testing.assert_close(out, raw * reg.target_scale_ + reg.target_mean_)
+    np.testing.assert_allclose(reg.predict(X), out.numpy().ravel(), rtol=1e-6)
+    # the loss is computed in magnitude units: predicting the mean gives MSE = var(y)
+    crit = torch.nn.MSELoss()
+    mean_pred = torch.full((12, 1), reg.target_mean_)
+    assert crit(mean_pred, torch.from_numpy(y).view(-1, 1)).item() == pytest.approx(y.var(), rel=1e-5)
+    # a fresh net starts near the target mean, not near 0
+    fresh = QuakeRegressor(**dict(TINY, max_epochs=1, lr=1e-12, clamp=None)).fit(X, y)
+    assert abs(float(np.mean(fresh.predict(X))) - float(y.mean())) < 0.5 * float(y.std())
+    off = QuakeRegressor(**dict(TINY, max_epochs=1, lr=1e-12, clamp=None, standardize_target=False)).fit(X, y)
+    assert (off.target_mean_, off.target_scale_) == (0.0, 1.0)
+    assert abs(float(np.mean(off.predict(X)))) < 1.0  # the raw head: near 0, far from y's mean
+    # a constant target does not divide by zero
+    const = QuakeRegressor(**TINY).fit(X, np.full(12, 5.0, np.float32))
+    assert const.target_scale_ == 1.0 and np.isfinite(const.predict(X)).all()
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_standardize_target_is_validated(value):
+    X, y = _data(n=8)
+    reg = QuakeRegressor(**dict(TINY, standardize_target=value))
+    assert reg.get_params()["standardize_target"] is value  # stored unchanged
+    with pytest.raises(ValueError, match="standardize_target"):
+        reg.fit(X, y)
+
+
+def test_standardized_regressor_reproducible_pickles_and_reloads(tmp_path):
+    X, y = _data(n=12)
+    reg = QuakeRegressor(**TINY).fit(X, y)
+    expected = reg.predict(X)
+    np.testing.assert_array_equal(QuakeRegressor(**TINY).fit(X, y).predict(X), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), expected)
+    reg.save_weights(tmp_path / "w.pt")
+    fresh = QuakeRegressor(**TINY).load_weights(tmp_path / "w.pt")  # shift/scale are buffers
+    np.testing.assert_array_equal(fresh.predict(X), expected)
+    # warm_start keeps the statistics the module was built with
+    warm = clone(reg).set_params(warm_start=True).fit(X, y)
+    mean0 = warm.target_mean_
+    warm.fit(X, y + 1.0)
+    assert warm.target_mean_ == mean0
+    assert float(warm.module_.output_shift) == pytest.approx(mean0)
+
+
+def test_fresh_heads_start_small_whatever_the_backbone_init():
+    torch.manual_seed(0)
+    x = torch.randn(8, 4, 64, 64)
+    fresh = build_backbone("mobilenetv2_100", 4, 1).eval()
+    timm_init = build_backbone("mobilenetv2_100", 4, 1, head_init="timm").eval()
+    assert fresh.get_classifier().bias.abs().max().item() == 0.0
+    # timm's EfficientNet-family head init is scaled for 1000 classes: std ~0.5 for one output
+    assert timm_init.get_classifier().weight.std().item() > 0.3
+    assert fresh.get_classifier().weight.std().item() < 0.05
+    with torch.no_grad():
+        assert fresh(x).abs().max().item() < timm_init(x).abs().max().item()
+    # "auto" (the default) keeps heads that timm already initialises small
+    torch.manual_seed(0)
+    auto = build_backbone("convnextv2_atto", 4, 1).get_classifier().weight
+    torch.manual_seed(0)
+    timm_head = build_backbone("convnextv2_atto", 4, 1, head_init="timm").get_classifier().weight
+    torch.testing.assert_close(auto, timm_head)
+    with pytest.raises(ValueError, match="head_init"):
+        build_backbone("mobilenetv2_100", 4, 1, head_init="zeros")
 
 
 def test_flattened_input_with_input_shape_matches_4d():
