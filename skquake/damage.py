@@ -885,6 +885,10 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
     lr : float, default=1e-3
         Peak learning rate of the one-cycle schedule.
     batch_size : int, default=32
+    predict_batch_size : int or None, default=None
+        Batch size of ``predict`` / ``predict_proba`` (None: ``batch_size``). Batched float32
+        inference differs in the last bits with the other samples of a batch; 1 makes every
+        prediction independent of its batch.
     weight_decay : float, default=0.05
         AdamW weight decay (the paper's value).
     warmup : float in [0, 1), default=0.1
@@ -916,8 +920,8 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, backbone="mobilenetv2_050", backbone_kwargs=None, pretrained=False, input_shape=None,
                  metadata_columns=DEFAULT_METADATA_COLUMNS, use_metadata=True, meta_hidden=64,
                  meta_dropout=0.1, meta_drop_all=0.1, gamma=4.0, class_weight="balanced",
-                 max_epochs=20, lr=1e-3, batch_size=32, weight_decay=0.05, warmup=0.1, flips=True,
-                 decibels=False, device="cpu", random_state=None, verbose=0):
+                 max_epochs=20, lr=1e-3, batch_size=32, predict_batch_size=None, weight_decay=0.05,
+                 warmup=0.1, flips=True, decibels=False, device="cpu", random_state=None, verbose=0):
         self.backbone = backbone
         self.backbone_kwargs = backbone_kwargs
         self.pretrained = pretrained
@@ -932,6 +936,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.predict_batch_size = predict_batch_size
         self.weight_decay = weight_decay
         self.warmup = warmup
         self.flips = flips
@@ -951,6 +956,8 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
         _positive_int("batch_size", self.batch_size)
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 (BatchNorm needs 2 samples), got {self.batch_size}")
+        if self.predict_batch_size is not None:
+            _positive_int("predict_batch_size", self.predict_batch_size)
         if not (isinstance(self.warmup, (int, float)) and 0 <= self.warmup < 1):
             raise ValueError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
         _positive_number("lr", self.lr)
@@ -1104,6 +1111,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierMixin, BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
+            iterator_valid__batch_size=self.predict_batch_size or self.batch_size,
             train_split=None,
             predict_nonlinearity=softmax,
             classes=np.arange(k),

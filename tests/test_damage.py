@@ -181,6 +181,8 @@ def test_fusion_errors_name_the_problem(fusion, data):
         DamageFusionClassifier(**FAST).fit(X, np.arange(len(X)) % 2)
     with pytest.raises(ValueError, match="gamma"):
         DamageFusionClassifier(**dict(FAST, gamma=-1), **layout).fit(X, np.arange(len(X)) % 2)
+    with pytest.raises(ValueError, match="predict_batch_size"):
+        DamageFusionClassifier(**dict(FAST, predict_batch_size=0), **layout).fit(X, np.arange(len(X)) % 2)
 
 
 def test_fusion_focal_loss_and_class_weights(fusion, data):

@@ -56,6 +56,7 @@ ESTIMATORS += [
     DamageFusionClassifier(
         backbone="test_vit", backbone_kwargs=dict(patch_size=1, depth=1, embed_dim=16), use_metadata=False,
         metadata_columns=None, flips=False, max_epochs=2, lr=0.03, batch_size=16, random_state=0,
+        predict_batch_size=1,
     ),
     MetadataSelector(metadata_columns=("m0",)),
     make_metadata_forest(metadata_columns=("m0",), n_estimators=10, random_state=0),
@@ -133,12 +134,6 @@ _SKORCH = {
     ),
 }
 EXPECTED_FAILURES.update({"QuakeRegressor": _SKORCH, "QuakeClassifier": _SKORCH})
-EXPECTED_FAILURES["DamageFusionClassifier"] = {
-    "check_methods_sample_order_invariance": (
-        "batched float32 inference differs by a few ULPs with the batch's other samples; the check "
-        "compares at rtol=1e-7"
-    ),
-}
 
 
 def _key(estimator):
