@@ -18,11 +18,10 @@ import argparse
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+from _common import HERE, command_line, write_report
 
 
 def change_features(X):
@@ -101,7 +100,7 @@ def main(argv=None):
             runs.append((f"make_quakeset(random_state={seed}, signal_strength="
                          f"{args.signal_strength})", score(path)))
             path.unlink()
-    command = "python benchmarks/bench_baseline.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     lines = [f"Command: `{command.strip()}`", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
              "| data | split | n | detection acc (logistic) | majority class | magnitude MAE (ridge) "
@@ -114,9 +113,7 @@ def main(argv=None):
                          f"{r['mae']:.3f} | {r['mae_mean']:.3f} | {r['mag_acc']:.3f} | "
                          f"{r['mae_pos']:.3f} | {r['mae_2']:.3f} | {r['mae_2_pos']:.3f} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    write_report(text, args.out)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
+from _common import HERE, command_line, quakeset_path
 
 
 def head_spread():
@@ -56,15 +55,10 @@ def main(argv=None):
 
     from skquake.datasets import load_quakeset
     from skquake.deep import QuakeClassifier, QuakeRegressor
-    from skquake.synthetic import make_quakeset
 
-    command = "python benchmarks/bench_deep_diagnosis.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line(__file__, argv)
     load_start = os.getloadavg()
-    path = Path(args.data) if args.data else HERE / "_work" / "default_synthetic.h5"
-    if not args.data and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        make_quakeset(path)
+    path = quakeset_path(args.data)
 
     lines = [f"Command: `{command.strip()}`", ""]
     spread = head_spread()

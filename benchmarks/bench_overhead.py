@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,7 +34,7 @@ from skquake.deep import QuakeRegressor, _OneCycleFactor
 from skquake.losses import RegressionRankingLoss
 from skquake.nets import SARNet
 
-HERE = Path(__file__).resolve().parent
+from _common import HERE, command_line, write_report
 
 
 def _data(n, size, seed=0):
@@ -129,7 +127,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(HERE / "results" / "overhead.md"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/bench_overhead.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line(__file__, argv)
     load_start = os.getloadavg()
     X, y = _data(args.n, args.size)
 
@@ -206,9 +204,7 @@ def main(argv=None):
         lines.append(f"| {name} | {statistics.median(t[0] for t in times):.2f} | "
                      f"{statistics.median(t[1] for t in times):.2f} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    write_report(text, args.out)
     return 0
 
 

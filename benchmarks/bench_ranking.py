@@ -4,8 +4,8 @@
                                        [--lr 1e-3] [--seeds 0 1 2] [--pairing half] [--pool 2]
                                        [--no-standardize-target] [--threads 1]
 
-Without ``--data`` it writes the default synthetic file (``make_quakeset`` defaults) under
-``benchmarks/_work/``. Trains ``QuakeRegressor`` on the file's train split with
+Without ``--data`` it uses the quick profile's built-in synthetic file
+(``skquake.benchmark.default_data_file``, written to the cache on first use). Trains ``QuakeRegressor`` on the file's train split with
 ``criterion=MSELoss`` and with ``criterion=RegressionRankingLoss`` (the ranking paper's MSE +
 margin ranking, 1:1, margin 0.02), everything else equal (recipe defaults: AdamW, one-cycle
 with 10% warm-up per batch, batch 16, decibels, flips, clamp [0, 10], target standardised
@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,9 +29,8 @@ from skquake.datasets import load_quakeset
 from skquake.deep import QuakeRegressor
 from skquake.losses import RegressionRankingLoss
 from skquake.metrics import magnitude_accuracy_score, spearman_score
-from skquake.synthetic import make_quakeset
 
-HERE = Path(__file__).resolve().parent
+from _common import HERE, command_line, quakeset_path, write_report
 
 
 def main(argv=None):
@@ -54,14 +51,10 @@ def main(argv=None):
     p.add_argument("--out", default=str(HERE / "results" / "ranking.md"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/bench_ranking.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = command_line(__file__, argv)
     load_start = os.getloadavg()
 
-    path = Path(args.data) if args.data else HERE / "_work" / "default_synthetic.h5"
-    if not args.data and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        make_quakeset(path)  # the defaults: the quick benchmark's "default synthetic file"
+    path = quakeset_path(args.data)
     X_train, y_train, _ = load_quakeset(path, split="train", target="magnitude", pool=args.pool)
     X_test, y_test, _ = load_quakeset(path, split="test", target="magnitude", pool=args.pool)
     print(f"{path}: train {X_train.shape}, test {X_test.shape}", flush=True)
@@ -121,9 +114,7 @@ def main(argv=None):
         for seed, r in zip(args.seeds, rows[name]):
             lines.append(f"| {name} | {seed} | {r['mae']:.3f} | {r['acc']:.3f} | {r['spearman']:.3f} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    write_report(text, args.out)
     return 0
 
 

@@ -129,7 +129,7 @@ def main(argv=None):
         n = len(ds)
         c, h, w = ds.image_shape
         size_mib = path.stat().st_size / 2**20
-        say(f"| figure | value |\n| --- | --- |")
+        say("| figure | value |\n| --- | --- |")
         say(f"| file | {path.name}: {len(set(ds.groups))} events, {n} samples, images {h} x {w}, "
             f"{size_mib:.0f} MiB on disk |")
         if generated:

@@ -34,6 +34,7 @@ import numpy as np
 
 __all__ = [
     "BenchTask",
+    "default_data_file",
     "METRIC_LABELS",
     "PAPER_RESULTS",
     "PROFILES",
@@ -930,6 +931,24 @@ def _plan(profile: Profile, tasks: Sequence[str] | None, models: Sequence[str] |
     return pairs
 
 
+def default_data_file(task: str = "magnitude-bitemporal", cache_dir=None, log=None) -> Path:
+    """The built-in synthetic data file of ``task``, written to the cache on first use.
+
+    The quick profile and the scripts under ``benchmarks/`` share it, so "the default
+    synthetic file" is one file (``$SKQUAKE_CACHE_DIR`` or ``~/.cache/skquake``).
+    """
+    spec = TASKS[task]
+    if spec.make_synthetic is None:
+        raise ValueError(f"task {task!r} has no built-in synthetic data file")
+    path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / spec.synthetic_name
+    if not path.exists():
+        if log is not None:
+            log(f"writing the default synthetic file for {task}: {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(spec.make_synthetic(path))
+    return path
+
+
 def _data_paths(task_names: Sequence[str], profile: Profile, data: Mapping[str, Any], cache_dir: Path, log) -> dict:
     """The data file of each task: the user's, or the profile's default synthetic file."""
     paths = {}
@@ -941,11 +960,7 @@ def _data_paths(task_names: Sequence[str], profile: Profile, data: Mapping[str, 
             if not path.is_file():
                 raise FileNotFoundError(f"--{task.data_option.replace('_', '-')} {path}: no such file")
         elif profile.synthetic and task.make_synthetic is not None:
-            path = cache_dir / task.synthetic_name
-            if not path.exists():
-                log(f"writing the default synthetic file for {name}: {path}")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path = Path(task.make_synthetic(path))
+            path = default_data_file(name, cache_dir, log)
         else:
             raise ValueError(
                 f"task {name!r} needs a data file: pass --{task.data_option.replace('_', '-')} PATH "

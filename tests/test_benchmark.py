@@ -271,3 +271,16 @@ def test_reports_from_rows_include_the_ranking_plot(tmp_path):
     assert "| rfr | 1.0k | 2.1000 ± 0.1414 |" in md
     # shallow models first, then deep ones in registry order
     assert md.index("| rfr |") < md.index("| mobilenetv2-mse |") < md.index("| mobilenetv2-rank |")
+
+
+def test_default_data_file_is_written_once_and_shared(tmp_path, monkeypatch):
+    from skquake.benchmark import default_data_file
+
+    messages = []
+    path = default_data_file("detection-single", cache_dir=tmp_path, log=messages.append)
+    assert path == tmp_path / "quakeset-synthetic.h5" and path.is_file() and len(messages) == 1
+    mtime = path.stat().st_mtime_ns
+    # Every QuakeSet task and the benchmark scripts share the one file; it is not rewritten.
+    monkeypatch.setenv("SKQUAKE_CACHE_DIR", str(tmp_path))
+    assert default_data_file() == path and path.stat().st_mtime_ns == mtime
+    assert len(messages) == 1
