@@ -547,31 +547,34 @@ def _fail_beatless_trials(study, first_seen: dict, grace_period: float) -> None:
     from when it first saw the trial (no clock skew between machines), is dead.
     """
     import optuna
+    from optuna.storages import RDBStorage
+    from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
     storage = study._storage
+    # load_study / create_study wrap an RDBStorage in optuna's _CachedStorage, which has no
+    # SQL session of its own: the query goes to the backend, state changes through the
+    # wrapper so that its cache stays coherent.
+    backend = getattr(storage, "_backend", storage)
+    if not isinstance(backend, RDBStorage):
+        return  # no heartbeat table to look at
+    session = backend.scoped_session()
     try:
-        from optuna.storages._rdb import models
-
-        session = storage.scoped_session()
-        try:
-            rows = (
-                session.query(models.TrialModel.trial_id)
-                .filter(models.TrialModel.study_id == study._study_id)
-                .filter(models.TrialModel.state == TrialState.RUNNING)
-                .filter(~models.TrialModel.heartbeats.any())
-                .all()
-            )
-        finally:
-            session.close()
-    except (ImportError, AttributeError):  # not an RDB storage, or optuna's internals moved
-        return
+        rows = (
+            session.query(models.TrialModel.trial_id)
+            .filter(models.TrialModel.study_id == study._study_id)
+            .filter(models.TrialModel.state == TrialState.RUNNING)
+            .filter(~models.TrialModel.heartbeats.any())
+            .all()
+        )
+    finally:
+        session.close()
     now = time.monotonic()
     ids = {row[0] for row in rows}
     for trial_id in list(first_seen):
         if trial_id not in ids:
             del first_seen[trial_id]
-    callback = storage.get_heartbeat_stale_trial_callback()
+    callback = backend.get_heartbeat_stale_trial_callback()
     for trial_id in ids:
         if now - first_seen.setdefault(trial_id, now) <= grace_period:
             continue

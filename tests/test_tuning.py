@@ -226,6 +226,26 @@ def test_tune_resumes_and_counts_finished_trials(tiny_quakeset, tmp_path):
     assert est.get_params()["svr__C"] == pytest.approx(summary["best_params"]["svr__C"])
 
 
+def test_trial_of_a_worker_killed_before_its_first_heartbeat_is_failed_and_retried(tiny_quakeset, tmp_path):
+    # A worker killed between creating a trial and writing its first heartbeat leaves a
+    # RUNNING trial with no heartbeat row, which Optuna's own stale check never fails: a
+    # resumed study must not wait for it for ever. ``ask`` on a storage without heartbeat
+    # leaves exactly such a trial, deterministically (the kill test lands there by chance).
+    url = f"sqlite:///{tmp_path / 'beatless.db'}"
+    tune(SHALLOW, tiny_quakeset, n_trials=2, storage=url, study_name="b", param_space=SHALLOW_SPACE, cv=2)
+    orphan = _load(url, "b").ask()
+    start = time.monotonic()
+    study = tune(SHALLOW, tiny_quakeset, n_trials=3, storage=url, study_name="b", param_space=SHALLOW_SPACE,
+                 cv=2, heartbeat_interval=1, grace_period=2, timeout=60)
+    assert time.monotonic() - start < 60, "tune waited for the orphan trial"
+    trials = {t.number: t for t in study.trials}
+    assert trials[orphan.number].state == TrialState.FAIL
+    retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == orphan.number]
+    assert len(retries) == 1 and retries[0].state in FINISHED
+    assert sum(t.state in FINISHED for t in trials.values()) == 3
+    assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
+
+
 def _wait_for(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
