@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 import traceback
@@ -394,29 +395,68 @@ def _seed_everything(seed: int) -> None:
         pass
 
 
-def _fixed_predictor(y_pred):
+def _fixed_predictor(y_pred, proba=None, classes=None):
     """A fitted stand-in estimator whose ``predict`` returns ``y_pred``.
 
     Lets the runner time ``predict`` once and still score with the scorers of
-    :mod:`skquake.metrics`, which take ``(estimator, X, y)``.
+    :mod:`skquake.metrics`, which take ``(estimator, X, y)``. With ``proba`` (and the
+    ``classes`` of its columns) it is a classifier whose ``predict_proba`` returns them, so
+    that probability scorers (macro AUC) need no second pass over the model either.
     """
-    from sklearn.base import BaseEstimator
+    from sklearn.base import BaseEstimator, ClassifierMixin
 
-    class _Fixed(BaseEstimator):
-        def predict(self, X):
-            return y_pred
+    if proba is None:
 
-    fixed = _Fixed()
+        class _Fixed(BaseEstimator):
+            def predict(self, X):
+                return y_pred
+
+        fixed = _Fixed()
+    else:
+
+        class _FixedClassifier(ClassifierMixin, BaseEstimator):
+            def predict(self, X):
+                return y_pred
+
+            def predict_proba(self, X):
+                return proba
+
+        fixed = _FixedClassifier()
+        fixed.classes_ = np.asarray(classes)
     fixed.fitted_ = True
     return fixed
 
 
-def _score(names: Sequence[str], y_true, y_pred) -> dict:
+def _needs_proba(names: Sequence[str]) -> bool:
+    """Whether a metric's scorer reads ``predict_proba`` / ``decision_function`` rather than
+    ``predict`` (scikit-learn scorers and skquake's say so in ``_response_method``)."""
+    from .metrics import get_scorer
+
+    for name in names:
+        method = getattr(get_scorer(name), "_response_method", "predict")
+        if "predict" not in ((method,) if isinstance(method, str) else tuple(method)):
+            return True
+    return False
+
+
+def _probabilities(estimator, X, names: Sequence[str]):
+    """``(proba, classes)`` of a fitted classifier when a metric needs them, else ``(None, None)``."""
+    if not _needs_proba(names) or not hasattr(estimator, "predict_proba"):
+        return None, None
+    return np.asarray(estimator.predict_proba(X)), np.asarray(estimator.classes_)
+
+
+def _score(names: Sequence[str], y_true, y_pred, proba=None, classes=None) -> dict:
+    """Metric name -> value; losses reported as losses (not negated). A probability metric
+    of a model without ``proba`` is NaN."""
     from .metrics import get_scorer
 
     out = {}
-    fixed = _fixed_predictor(np.asarray(y_pred))
+    fixed = _fixed_predictor(np.asarray(y_pred), proba, classes)
     for name in names:
+        if proba is None and _needs_proba([name]):
+            out[name] = float("nan")
+            continue
         scorer = get_scorer(name)
         value = float(scorer(fixed, None, np.asarray(y_true)))
         # sklearn scorers negate losses so that greater is better; report the loss itself.
@@ -686,7 +726,8 @@ def run_row(job: Mapping[str, Any]) -> dict:
 
         stage = "validation"
         X_val, y_val = data["val"]
-        row.update({f"val_{k}": v for k, v in _score(task.metrics, y_val, estimator.predict(X_val)).items()})
+        val_scores = _score(task.metrics, y_val, estimator.predict(X_val), *_probabilities(estimator, X_val, task.metrics))
+        row.update({f"val_{k}": v for k, v in val_scores.items()})
 
         stage = "test"
         X_test, y_test = data["test"]
@@ -699,7 +740,9 @@ def run_row(job: Mapping[str, Any]) -> dict:
             infer_ms_per_sample=1e3 * predict_s / max(n_test, 1),
             throughput_sps=n_test / predict_s if predict_s > 0 else None,
         )
-        row.update({f"test_{k}": v for k, v in _score(task.metrics, y_test, y_pred).items()})
+        # Probabilities outside the timed predict: inference time is that of predict alone.
+        test_scores = _score(task.metrics, y_test, y_pred, *_probabilities(estimator, X_test, task.metrics))
+        row.update({f"test_{k}": v for k, v in test_scores.items()})
 
         stage = "latency"
         one = _one_sample(X_test)
@@ -1606,7 +1649,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    command = "skquake benchmark" + "".join(f" {a}" if a and " " not in a else f" '{a}'" for a in argv)
+    # Quoted as a shell needs it (wildcards too), so the recorded command can be pasted back.
+    command = shlex.join(["skquake", "benchmark", *argv])
     if args.list_tasks:
         for t in TASKS.values():
             print(f"{t.name:<24} {t.registry_task:<10} {', '.join(t.metrics):<40} {t.paper or ''}")
@@ -1661,8 +1705,7 @@ def main(argv=None) -> int:
 # --------------------------------------------------------------------------- damage task
 # Building damage (skquake.damage). The damage models take the 2-D layout
 # [flattened chip | metadata]; chips are small (32 x 32 by default), so the loader ignores
-# `pool` and `lazy` and always returns that array. Metrics are computed from predictions
-# (macro AUC needs probabilities: see benchmarks/bench_damage.py for it).
+# `pool` and `lazy` and always returns that array. Macro AUC comes from predict_proba.
 def _damage_load(path, split, *, pool=1, lazy=False):
     from .damage import load_damage
 
@@ -1687,7 +1730,7 @@ register_task(
         name="damage",
         registry_task="damage",
         load=_damage_load,
-        metrics=("f1_macro", "accuracy", "precision_macro", "recall_macro"),
+        metrics=("f1_macro", "roc_auc_macro", "accuracy", "precision_macro", "recall_macro"),
         description="building damage, 4 ordered classes, image chip + metadata",
         data_option="damage_data",
         make_synthetic=_make_default_damage,
@@ -1696,4 +1739,5 @@ register_task(
         model_kwargs=_damage_layout,
     )
 )
-METRIC_LABELS.update({"f1_macro": "Macro F1", "precision_macro": "Macro precision", "recall_macro": "Macro recall"})
+METRIC_LABELS.update({"f1_macro": "Macro F1", "roc_auc_macro": "Macro AUC", "precision_macro": "Macro precision",
+                      "recall_macro": "Macro recall"})

@@ -478,6 +478,7 @@ class _MacroAUCScorer:
     estimator's classes (defined when a fold lacks a class, unlike ``"roc_auc_ovr"``)."""
 
     _sign = 1
+    _response_method = "predict_proba"  # as scikit-learn's scorers declare it
 
     def __call__(self, estimator, X, y):
         import numpy as np

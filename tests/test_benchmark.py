@@ -284,3 +284,41 @@ def test_default_data_file_is_written_once_and_shared(tmp_path, monkeypatch):
     monkeypatch.setenv("SKQUAKE_CACHE_DIR", str(tmp_path))
     assert default_data_file() == path and path.stat().st_mtime_ns == mtime
     assert len(messages) == 1
+
+
+def test_probability_metrics_are_scored_from_predict_proba():
+    from skquake.metrics import macro_roc_auc_ovr
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1, 2, 3] * 10)
+    proba = rng.dirichlet(np.ones(4), size=len(y))
+    proba[np.arange(len(y)), y] += 0.5  # informative but not perfect
+    proba /= proba.sum(1, keepdims=True)
+    pred = proba.argmax(1)
+    out = bench._score(["roc_auc_macro", "roc_auc_ovr", "f1_macro"], y, pred, proba, np.arange(4))
+    assert out["roc_auc_macro"] == pytest.approx(macro_roc_auc_ovr(y, proba))
+    assert out["roc_auc_ovr"] == pytest.approx(out["roc_auc_macro"])  # all classes present: the same
+    assert 0.5 < out["roc_auc_macro"] < 1
+    # Without probabilities (a model without predict_proba) the metric is NaN, the others stay.
+    out = bench._score(["roc_auc_macro", "f1_macro"], y, pred)
+    assert np.isnan(out["roc_auc_macro"]) and 0 < out["f1_macro"] <= 1
+    assert bench._needs_proba(["accuracy", "roc_auc_macro"]) and not bench._needs_proba(["mae", "f1_macro"])
+
+
+def test_damage_task_end_to_end(tmp_path):
+    from skquake.damage import make_damage_dataset
+
+    path = make_damage_dataset(tmp_path / "damage.h5", n_buildings=160, n_regions=3, image_size=32, random_state=1)
+    out = tmp_path / "damage"
+    profile = replace(MINI, deep_overrides={"max_epochs": 1, "batch_size": 32, "backbone": "test_resnet"})
+    result = _run(None, out, profile=profile, damage_data=path, tasks=["damage"],
+                  models=["damage-meta-rf", "damage-fusion"])
+    assert result["ran"] == 2 and result["failed"] == 0
+    rows, bad = _rows(out)
+    assert bad == 0 and {r["model"] for r in rows} == {"damage-meta-rf", "damage-fusion"}
+    for r in rows:
+        assert r["status"] == "ok", r.get("error")
+        for m in bench.TASKS["damage"].metrics:
+            assert 0 <= r[f"test_{m}"] <= 1 and 0 <= r[f"val_{m}"] <= 1, (r["model"], m)
+    md = (out / "results.md").read_text()
+    assert "## damage" in md and "Macro AUC ↑" in md
