@@ -227,7 +227,9 @@ PROFILES: dict[str, Profile] = {
         # resnet10t, not the papers' mobilenetv2_100: from scratch on the default synthetic
         # file at 32 x 32, mobilenetv2_100 stays at chance even after 20-25 epochs, while
         # resnet10t learns in 8-10 (lr 1e-3, its registered default); see docs/deep.md.
-        models=("svc-rbf", "rfc", "svr-rbf", "rfr", "resnet10t-*"),
+        # The papers' pixel-PCA baselines, the location-invariant change-statistics forests
+        # (not in the papers) and a small CNN with and without ranking.
+        models=("svc-rbf", "rfc", "rfc-change", "svr-rbf", "rfr", "rfr-change", "resnet10t-*"),
         seeds=(0, 1),
         pool=2,
         shallow_pool=2,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 from sklearn import get_config
@@ -43,6 +44,7 @@ __all__ = [
     "Decibels",
     "Flatten",
     "NaNFiller",
+    "SpatialStatistics",
     "ToImages",
 ]
 
@@ -490,18 +492,25 @@ class ChangeFeatures(_ImageTransformer):
         channels); otherwise the 2 change channels.
     eps : float, default=1e-9
         Added to both intensities in ``"log_ratio"``.
+    non_bitemporal : {"error", "passthrough"}, default="error"
+        What input without the 4 bitemporal channels does (single-image input has 2):
+        ``"error"`` raises ``ValueError`` (a change needs two dates); ``"passthrough"`` returns
+        it unchanged, so that one pipeline serves both the bitemporal and the single-image
+        tasks (on the latter it sees the later image only).
     input_shape : tuple (C, H, W), optional
         Shape of one image for flattened input.
 
-    Notes
-    -----
-    Needs bitemporal 4-channel input; single-image input raises ``ValueError``.
+    Attributes
+    ----------
+    passthrough_ : bool
+        True when the fitted input was not bitemporal and is passed through.
     """
 
-    def __init__(self, kind="difference", keep_dates=False, eps=1e-9, input_shape=None):
+    def __init__(self, kind="difference", keep_dates=False, eps=1e-9, non_bitemporal="error", input_shape=None):
         self.kind = kind
         self.keep_dates = keep_dates
         self.eps = eps
+        self.non_bitemporal = non_bitemporal
         self.input_shape = input_shape
 
     def _check_params(self):
@@ -511,17 +520,26 @@ class ChangeFeatures(_ImageTransformer):
             raise ValueError(f"ChangeFeatures: keep_dates must be True or False, got {self.keep_dates!r}")
         if not isinstance(self.eps, numbers.Real) or isinstance(self.eps, bool) or not self.eps > 0:
             raise ValueError(f"ChangeFeatures: eps must be a positive number, got {self.eps!r}")
+        if self.non_bitemporal not in ("error", "passthrough"):
+            raise ValueError(
+                f"ChangeFeatures: non_bitemporal must be 'error' or 'passthrough', got {self.non_bitemporal!r}"
+            )
 
     def _output_shape(self, shape):
         c, h, w = shape
+        self.passthrough_ = c != 4 and self.non_bitemporal == "passthrough"
+        if self.passthrough_:
+            return shape
         if c != 4:
             raise ValueError(
                 f"ChangeFeatures: expected bitemporal images with 4 channels [t0 VV, t0 VH, t1 VV, t1 VH], "
-                f"got shape {shape}"
+                f"got shape {shape} (non_bitemporal='passthrough' passes other input unchanged)"
             )
         return (6 if self.keep_dates else 2, h, w)
 
     def _transform_images(self, X):
+        if self.passthrough_:
+            return X.copy()
         t0, t1 = X[:, :2], X[:, 2:]
         if self.kind == "difference":
             change = t1 - t0
@@ -538,7 +556,7 @@ class ChangeFeatures(_ImageTransformer):
         return change
 
     def _feature_index(self):
-        return None
+        return np.arange(self.n_features_in_) if self.passthrough_ else None
 
     def _new_feature_names(self):
         _, h, w = self.output_shape_
@@ -547,3 +565,104 @@ class ChangeFeatures(_ImageTransformer):
         if self.keep_dates:
             channels = list(BITEMPORAL_CHANNELS) + channels
         return _pixel_names(channels, h, w)
+
+
+class SpatialStatistics(_ImageTransformer):
+    """Summarise each channel of each image by statistics over its pixels.
+
+    Turns ``(n, C, H, W)`` into ``(n, C * k)`` features that do not depend on *where* in the
+    patch something happened: per channel the mean and standard deviation (``moments``) and
+    the requested ``quantiles``, ignoring NaN (no-data) pixels. After
+    :class:`ChangeFeatures` on decibels, the upper quantiles of the log-ratio measure how much
+    of the patch changed and by how much, whatever its position: features a random forest
+    can use where flattened pixels (whose position varies from event to event) give PCA
+    little to hold on to.
+
+    Parameters
+    ----------
+    quantiles : tuple of float, default=(0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+        Quantiles in [0, 1] computed per channel (linear interpolation, as ``np.quantile``).
+    moments : bool, default=True
+        Also compute the mean and the standard deviation per channel (first, in that order).
+    fill_value : float, default=0.0
+        Value of a statistic of a channel whose pixels are all NaN.
+    input_shape : tuple (C, H, W), optional
+        Shape of one image for flattened input.
+
+    Attributes
+    ----------
+    statistic_names_ : list of str
+        Names of the statistics per channel, in output order (``mean``, ``std``, ``q5``, ...).
+
+    Notes
+    -----
+    The output is always 2-D. Output features are named ``<channel>_<statistic>``, the
+    channel named after the input's features (``diff_VV_q95`` after ``ChangeFeatures``).
+    """
+
+    def __init__(self, quantiles=(0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99), moments=True, fill_value=0.0,
+                 input_shape=None):
+        self.quantiles = quantiles
+        self.moments = moments
+        self.fill_value = fill_value
+        self.input_shape = input_shape
+
+    def _check_params(self):
+        try:
+            q = np.asarray(self.quantiles if self.quantiles is not None else (), dtype=float).ravel()
+        except (TypeError, ValueError):
+            q = None
+        if q is None or np.ndim(self.quantiles) > 1 or not np.all((q >= 0) & (q <= 1)):
+            raise ValueError(f"SpatialStatistics: quantiles must be numbers in [0, 1], got {self.quantiles!r}")
+        if not isinstance(self.moments, (bool, np.bool_)):
+            raise ValueError(f"SpatialStatistics: moments must be True or False, got {self.moments!r}")
+        if not self.moments and q.size == 0:
+            raise ValueError("SpatialStatistics: nothing to compute (moments=False and no quantiles)")
+        if (
+            not isinstance(self.fill_value, numbers.Real)
+            or isinstance(self.fill_value, bool)
+            or not np.isfinite(self.fill_value)
+        ):
+            raise ValueError(f"SpatialStatistics: fill_value must be a finite number, got {self.fill_value!r}")
+        self.quantiles_ = q
+        self.statistic_names_ = (["mean", "std"] if self.moments else []) + [f"q{100 * v:g}" for v in q]
+
+    def _output_shape(self, shape):
+        return (shape[0] * len(self.statistic_names_), 1, 1)
+
+    def _transform_images(self, X):
+        n, c = X.shape[:2]
+        flat = X.reshape(n, c, -1)
+        has_nan = np.isnan(flat).any()
+        parts = []
+        with warnings.catch_warnings():
+            # All-NaN channels give NaN (then fill_value), not a warning per sample.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if self.moments:
+                mean, std = (np.nanmean, np.nanstd) if has_nan else (np.mean, np.std)
+                parts += [mean(flat, axis=-1), std(flat, axis=-1)]
+            if self.quantiles_.size:
+                quantile = np.nanquantile if has_nan else np.quantile
+                parts += list(quantile(flat, self.quantiles_, axis=-1))
+        out = np.stack(parts, axis=-1).astype(X.dtype, copy=False)  # (n, C, k): channel-major
+        if has_nan:
+            out = fill_nan(out, self.fill_value, copy=False)
+        return out.reshape(n, -1)
+
+    def _feature_index(self):
+        return None
+
+    def get_feature_names_out(self, input_features=None):
+        """``<channel>_<statistic>`` for every channel and statistic, channel-major."""
+        check_is_fitted(self, "n_features_in_")
+        input_features = _check_feature_names_in(self, input_features)
+        c, h, w = self.input_shape_
+        channels = []
+        for i in range(c):
+            first = str(input_features[i * h * w])
+            suffix = "_y0_x0"
+            # A channel's name: its first pixel's name without the position (diff_VV_y0_x0 ->
+            # diff_VV); plain features (1 x 1 images) keep their own name.
+            channels.append(first[: -len(suffix)] if h * w > 1 and first.endswith(suffix) else
+                            (first if h * w == 1 else f"c{i}"))
+        return np.asarray([f"{ch}_{st}" for ch in channels for st in self.statistic_names_], dtype=object)

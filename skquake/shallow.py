@@ -35,10 +35,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 
-from .preprocessing import AveragePooling, Decibels, Flatten, NaNFiller, ToImages
+from .preprocessing import AveragePooling, ChangeFeatures, Decibels, Flatten, NaNFiller, SpatialStatistics, ToImages
 from .registry import Categorical, FloatRange, IntRange, register_model
 
-__all__ = ["DEFAULT_MAX_SIZE", "make_shallow_pipeline"]
+__all__ = ["DEFAULT_MAX_SIZE", "make_change_statistics_pipeline", "make_shallow_pipeline"]
 
 #: Images larger than this (height or width) are average-pooled down to it inside the
 #: default pipelines (512 -> 128 on the real file).
@@ -78,7 +78,52 @@ def make_shallow_pipeline(model, name, *, scale=True, max_size=DEFAULT_MAX_SIZE,
     if scale:
         steps.append(("scale", StandardScaler()))
     steps += [("pca", PCA(n_components=None, random_state=0)), (name, model)]
-    pipe = Pipeline(steps)
+    return _apply_overrides(Pipeline(steps), overrides)
+
+
+def make_change_statistics_pipeline(model, name, **overrides):
+    """Build the change-statistics + ``model`` pipeline of the ``*-change`` models.
+
+    Not in the papers: a location-invariant baseline. The paper's recipe flattens pixels, so
+    PCA sees an earthquake signature at a different place in every patch; here each patch
+    becomes per-channel statistics (mean, std, quantiles) of its decibels and of the dB
+    change between the two dates, which say how much changed, not where::
+
+        image   ToImages
+        pool    AveragePooling(pool_size=4, max_size=128)   multilook: tames the speckle
+        db      Decibels                                     NaN (no-data) stays NaN
+        change  ChangeFeatures(keep_dates=True, non_bitemporal="passthrough")
+                                                             [t0, t1, t1 - t0] per polarization;
+                                                             single-image input passes as is
+        stats   SpatialStatistics                            NaN-aware, (n, channels x 9)
+        <name>  the model
+
+    Parameters
+    ----------
+    model : estimator
+        The final scikit-learn estimator.
+    name : str
+        Its step name (the prefix of its parameters).
+    **overrides
+        ``input_shape=(C, H, W)``, ``random_state=int`` and any ``step__param``, as in
+        :func:`make_shallow_pipeline`.
+
+    Returns
+    -------
+    Pipeline
+    """
+    pipe = Pipeline([
+        ("image", ToImages()),
+        ("pool", AveragePooling(pool_size=4, max_size=DEFAULT_MAX_SIZE)),
+        ("db", Decibels()),
+        ("change", ChangeFeatures(kind="difference", keep_dates=True, non_bitemporal="passthrough")),
+        ("stats", SpatialStatistics()),
+        (name, model),
+    ])
+    return _apply_overrides(pipe, overrides)
+
+
+def _apply_overrides(pipe, overrides):
     params = {}
     if "input_shape" in overrides:
         params["image__input_shape"] = overrides.pop("input_shape")
@@ -166,3 +211,31 @@ def svc_poly(**overrides):
 def rfc(**overrides):
     model = RandomForestClassifier(n_estimators=100, random_state=0)
     return make_shallow_pipeline(model, "rf", scale=False, **overrides)
+
+
+# Location-invariant variants (not in the papers): change statistics + random forest.
+_CHANGE_RF_SPACE = {
+    "pool__pool_size": Categorical((2, 4, 8)),
+    "rf__n_estimators": IntRange(100, 500, log=True, grid_values=(100, 300)),
+    "rf__max_depth": Categorical((None, 10)),
+}
+
+
+@register_model(
+    "rfr-change", task="magnitude", family="shallow", tags=("change",),
+    description="per-channel dB and dB-change statistics + random forest regressor (not in the papers)",
+    search_space=_CHANGE_RF_SPACE,
+)
+def rfr_change(**overrides):
+    model = RandomForestRegressor(n_estimators=300, max_features="sqrt", random_state=0)
+    return make_change_statistics_pipeline(model, "rf", **overrides)
+
+
+@register_model(
+    "rfc-change", task="detection", family="shallow", tags=("change",),
+    description="per-channel dB and dB-change statistics + random forest classifier (not in the papers)",
+    search_space=_CHANGE_RF_SPACE,
+)
+def rfc_change(**overrides):
+    model = RandomForestClassifier(n_estimators=300, random_state=0)
+    return make_change_statistics_pipeline(model, "rf", **overrides)

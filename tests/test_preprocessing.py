@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -10,6 +12,7 @@ from skquake.preprocessing import (
     Decibels,
     Flatten,
     NaNFiller,
+    SpatialStatistics,
     ToImages,
 )
 from skquake.transforms import average_pool
@@ -20,7 +23,7 @@ X2 = X4[:, 2:].copy()  # single-image
 
 
 ALL = [ToImages(), Flatten(), NaNFiller(), Decibels(), AveragePooling(), ChannelSelector(dates="post"),
-       ChangeFeatures()]
+       ChangeFeatures(), SpatialStatistics()]
 
 
 @pytest.mark.parametrize("tr", ALL, ids=lambda t: type(t).__name__)
@@ -150,6 +153,62 @@ def test_change_features():
         ChangeFeatures(kind="log_ratio").fit_transform(db)
     with pytest.raises(ValueError, match=r"4 channels.*got shape \(2, 8, 12\)"):
         ChangeFeatures().fit(X2)
+
+
+def test_change_features_pass_single_image_input_through_when_asked():
+    tr = ChangeFeatures(keep_dates=True, non_bitemporal="passthrough")
+    np.testing.assert_array_equal(clone(tr).fit_transform(X2), X2)
+    assert clone(tr).fit(X2).passthrough_ and not clone(tr).fit(X4).passthrough_
+    assert clone(tr).fit_transform(X4).shape == (5, 6, 8, 12)  # bitemporal input: unchanged behaviour
+    flat = clone(tr).set_params(input_shape=(2, 8, 12)).fit(X2.reshape(5, -1))
+    assert flat.get_feature_names_out()[0] == "x0"  # copies its input features
+    with pytest.raises(ValueError, match="non_bitemporal must be"):
+        ChangeFeatures(non_bitemporal="drop").fit(X4)
+
+
+def test_spatial_statistics_values_nan_and_names():
+    X = X4.copy()
+    X[0, 1, :4] = np.nan  # no-data area
+    X[1, 3] = np.nan  # a whole channel without data
+    st = SpatialStatistics(quantiles=(0.05, 0.5, 0.95), fill_value=-1.0).fit(X)
+    out = st.transform(X)
+    assert out.shape == (5, 4 * 5) and out.dtype == X.dtype
+    assert st.statistic_names_ == ["mean", "std", "q5", "q50", "q95"]
+    flat = X.reshape(5, 4, -1).astype(np.float64)
+    with warnings.catch_warnings():  # numpy's all-NaN warnings, in the reference only
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.stack([np.nanmean(flat, -1), np.nanstd(flat, -1),
+                             *np.nanquantile(flat, [0.05, 0.5, 0.95], axis=-1)], -1)
+    ok = ~np.isnan(expected)
+    np.testing.assert_allclose(out.reshape(5, 4, 5)[ok], expected[ok], rtol=1e-5)
+    np.testing.assert_array_equal(out.reshape(5, 4, 5)[1, 3], -1.0)  # all-NaN channel -> fill_value
+    # Without NaN the fast path gives the same numbers.
+    clean = SpatialStatistics(quantiles=(0.05, 0.5, 0.95)).fit_transform(X4)
+    expected = np.stack([X4.reshape(5, 4, -1).mean(-1), X4.reshape(5, 4, -1).std(-1),
+                         *np.quantile(X4.reshape(5, 4, -1), [0.05, 0.5, 0.95], axis=-1)], -1)
+    np.testing.assert_allclose(clean.reshape(5, 4, 5), expected, rtol=1e-5)
+    # Position does not matter: the same pixels, shuffled in space, give the same features.
+    perm = rng.permutation(8 * 12)
+    moved = X4.reshape(5, 4, -1)[:, :, perm].reshape(X4.shape)
+    np.testing.assert_allclose(SpatialStatistics().fit_transform(moved), SpatialStatistics().fit_transform(X4),
+                               rtol=1e-5)
+    # Names follow the channels of the step before.
+    pipe = make_pipeline(Decibels(), ChangeFeatures(keep_dates=True), SpatialStatistics(quantiles=(0.95,))).fit(X4)
+    names = list(pipe.get_feature_names_out())
+    assert names[:3] == ["t0_VV_mean", "t0_VV_std", "t0_VV_q95"] and names[-1] == "diff_VH_q95"
+    assert len(names) == pipe.transform(X4).shape[1] == 6 * 3
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(quantiles=(0.5, 1.5)), "quantiles must be numbers in"),
+    (dict(quantiles=("a",)), "quantiles must be numbers in"),
+    (dict(quantiles=(), moments=False), "nothing to compute"),
+    (dict(moments="yes"), "moments must be True or False"),
+    (dict(fill_value=np.nan), "fill_value must be a finite number"),
+])
+def test_spatial_statistics_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        SpatialStatistics(**params).fit(X4)
 
 
 def test_flatten_and_to_images():

@@ -75,6 +75,37 @@ def test_fit_predict_on_tiny_file(tiny_quakeset, name, mode):
         model.predict(other)
 
 
+CHANGE = {"rfr-change": "magnitude", "rfc-change": "detection"}
+
+
+def test_change_models_are_registered_outside_the_papers():
+    for name, task in CHANGE.items():
+        spec = get_model_spec(name)
+        assert (spec.task, spec.family, spec.paper_name) == (task, "shallow", None)
+        assert name not in list_models(tags=("paper",)) and name in list_models(task=task, family="shallow")
+        model = create_model(name)
+        for param, values in get_search_space(name, kind="grid").items():
+            for v in values:
+                assert model.set_params(**{param: v}).get_params()[param] == v
+
+
+@pytest.mark.parametrize("mode", ["bitemporal", "single"])
+@pytest.mark.parametrize("name", list(CHANGE))
+def test_change_models_fit_both_modes(tiny_quakeset, name, mode):
+    target = "magnitude" if CHANGE[name] == "magnitude" else "label"
+    X, y, _ = load_quakeset(tiny_quakeset, split="train", mode=mode, target=target, fill_value=None)
+    X_test, y_test, _ = load_quakeset(tiny_quakeset, split="test", mode=mode, target=target, fill_value=None)
+    assert np.isnan(X).any()  # no-data areas kept: the statistics ignore them
+    model = _fast(name, random_state=0).fit(X, y)
+    pred = model.predict(X_test)
+    assert pred.shape == y_test.shape and np.all(np.isfinite(pred))
+    n_channels = 6 if mode == "bitemporal" else 2  # [t0, t1, t1 - t0] x 2 polarizations, or the image
+    names = model[:-1].get_feature_names_out()
+    assert len(names) == n_channels * 9 and model.named_steps["change"].passthrough_ == (mode == "single")
+    flat = _fast(name, random_state=0, input_shape=X.shape[1:]).fit(X.reshape(len(X), -1), y)
+    np.testing.assert_allclose(flat.predict(X_test.reshape(len(X_test), -1)), pred, rtol=1e-5)
+
+
 def test_pooling_while_reading_gives_the_same_model(tiny_quakeset):
     # the default pools 32 -> 16 when max_size=16; reading with pool=2 must give the same fit
     X, y, _ = load_quakeset(tiny_quakeset, target="magnitude")
