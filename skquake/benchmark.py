@@ -1578,7 +1578,8 @@ def _plots(out: Path, rows: Sequence[dict], log) -> list[Path]:
     ranking = _ranking_plot(plot_dir, rows, plt)
     if ranking is not None:
         files.append(ranking)
-    else:
+    elif any(TASKS[r["task"]].registry_task == "magnitude" for r in rows if r.get("task") in TASKS):
+        # Only worth saying where a magnitude task ran (a damage-only run has nothing to pair).
         log("no '<backbone>-mse' / '<backbone>-rank' pair with results: ranking plot skipped")
     return files
 
