@@ -263,7 +263,7 @@ def test_kill_and_resume(tiny_quakeset, tmp_path, capsys):
     import datetime
 
     url = f"sqlite:///{tmp_path / 'resume.db'}"
-    n_trials = 6
+    n_trials = 10  # several trials to catch in a fresh state, also on a slow machine
     out = tmp_path / "best.pkl"
     # A random forest of 100 trees: trials of most of a second, long enough to be
     # killed in the middle of one.
