@@ -84,7 +84,8 @@ def _child(spec):
         "n_samples": int(len(X)),
         "X_shape": list(X.shape),
         "X_GiB": X.nbytes / 2**30,
-        "n_pca_features": int(model.named_steps["pca"].n_components_),
+        # The change-statistics pipelines have no PCA step.
+        "n_pca_features": int(model.named_steps["pca"].n_components_) if "pca" in model.named_steps else None,
         "load_s": load_s,
         "fit_s": fit_s,
         "predict_ms_per_sample": predict_ms,
@@ -121,7 +122,8 @@ def _table(rows):
         shape = " x ".join(map(str, r["X_shape"]))
         lines.append(
             f"| {r['spec_label']} | {r['model']} | {r['n_samples']} | {shape} ({r['X_GiB']:.2f} GiB) | "
-            f"{r['n_pca_features']} | {r['load_s']:.0f} | {r['fit_s']:.0f} | {r['predict_ms_per_sample']:.1f} | "
+            f"{r['n_pca_features'] if r.get('n_pca_features') is not None else '-'} | {r['load_s']:.0f} | "
+            f"{r['fit_s']:.0f} | {r['predict_ms_per_sample']:.1f} | "
             f"{r['peak_rss_GiB']:.2f} ({r['base_rss_GiB']:.2f}) | {r['loadavg']:.1f} |"
         )
     return "\n".join(lines)
