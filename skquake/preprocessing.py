@@ -71,6 +71,19 @@ def _check_input_shape(input_shape, owner):
     return shape
 
 
+def _check_flag(owner, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
+
+
+def _check_number(owner, name, value, *, positive=False):
+    """A real number (not a bool): finite, or with ``positive=True`` greater than 0."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = ok and (value > 0 if positive else np.isfinite(value))
+    if not ok:
+        raise ValueError(f"{owner}: {name} must be a {'positive' if positive else 'finite'} number, got {value!r}")
+
+
 def _pixel_names(channels, h, w):
     return np.asarray([f"{c}_y{y}_x{x}" for c in channels for y in range(h) for x in range(w)], dtype=object)
 
@@ -298,12 +311,7 @@ class NaNFiller(_ImageTransformer):
         self.input_shape = input_shape
 
     def _check_params(self):
-        if (
-            not isinstance(self.fill_value, numbers.Real)
-            or isinstance(self.fill_value, bool)
-            or not np.isfinite(self.fill_value)
-        ):
-            raise ValueError(f"NaNFiller: fill_value must be a finite number, got {self.fill_value!r}")
+        _check_number("NaNFiller", "fill_value", self.fill_value)
 
     def _transform_images(self, X):
         return fill_nan(X, self.fill_value, copy=True)
@@ -333,10 +341,8 @@ class Decibels(_ImageTransformer):
         self.input_shape = input_shape
 
     def _check_params(self):
-        if not isinstance(self.eps, numbers.Real) or isinstance(self.eps, bool) or not self.eps > 0:
-            raise ValueError(f"Decibels: eps must be a positive number, got {self.eps!r}")
-        if not isinstance(self.clip_negative, (bool, np.bool_)):
-            raise ValueError(f"Decibels: clip_negative must be True or False, got {self.clip_negative!r}")
+        _check_number("Decibels", "eps", self.eps, positive=True)
+        _check_flag("Decibels", "clip_negative", self.clip_negative)
 
     def _transform_images(self, X):
         if self.clip_negative:
@@ -516,10 +522,8 @@ class ChangeFeatures(_ImageTransformer):
     def _check_params(self):
         if self.kind not in ("difference", "log_ratio"):
             raise ValueError(f"ChangeFeatures: kind must be 'difference' or 'log_ratio', got {self.kind!r}")
-        if not isinstance(self.keep_dates, (bool, np.bool_)):
-            raise ValueError(f"ChangeFeatures: keep_dates must be True or False, got {self.keep_dates!r}")
-        if not isinstance(self.eps, numbers.Real) or isinstance(self.eps, bool) or not self.eps > 0:
-            raise ValueError(f"ChangeFeatures: eps must be a positive number, got {self.eps!r}")
+        _check_flag("ChangeFeatures", "keep_dates", self.keep_dates)
+        _check_number("ChangeFeatures", "eps", self.eps, positive=True)
         if self.non_bitemporal not in ("error", "passthrough"):
             raise ValueError(
                 f"ChangeFeatures: non_bitemporal must be 'error' or 'passthrough', got {self.non_bitemporal!r}"
@@ -614,16 +618,10 @@ class SpatialStatistics(_ImageTransformer):
             q = None
         if q is None or np.ndim(self.quantiles) > 1 or not np.all((q >= 0) & (q <= 1)):
             raise ValueError(f"SpatialStatistics: quantiles must be numbers in [0, 1], got {self.quantiles!r}")
-        if not isinstance(self.moments, (bool, np.bool_)):
-            raise ValueError(f"SpatialStatistics: moments must be True or False, got {self.moments!r}")
+        _check_flag("SpatialStatistics", "moments", self.moments)
         if not self.moments and q.size == 0:
             raise ValueError("SpatialStatistics: nothing to compute (moments=False and no quantiles)")
-        if (
-            not isinstance(self.fill_value, numbers.Real)
-            or isinstance(self.fill_value, bool)
-            or not np.isfinite(self.fill_value)
-        ):
-            raise ValueError(f"SpatialStatistics: fill_value must be a finite number, got {self.fill_value!r}")
+        _check_number("SpatialStatistics", "fill_value", self.fill_value)
         self.quantiles_ = q
         self.statistic_names_ = (["mean", "std"] if self.moments else []) + [f"q{100 * v:g}" for v in q]
 
