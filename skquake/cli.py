@@ -9,9 +9,9 @@ import importlib
 import sys
 
 COMMANDS = {
-    "make-quakeset": ("skquake.synthetic", "write a synthetic QuakeSet HDF5 file"),
-    "make-damage": ("skquake.damage", "write a synthetic building-damage HDF5 file"),
-    "models": ("skquake.registry_cli", "list the registered models"),
+    "make-quakeset": ("skquake.datasets.synthetic._quakeset", "write a synthetic QuakeSet HDF5 file"),
+    "make-damage": ("skquake.datasets.synthetic._damage", "write a synthetic building-damage HDF5 file"),
+    "models": ("skquake.models._cli", "list the registered models"),
     "tune": ("skquake.tuning", "run or resume an Optuna study for a registered model"),
     "benchmark": ("skquake.benchmark", "compare registered models on the QuakeSet tasks"),
 }

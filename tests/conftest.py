@@ -28,7 +28,7 @@ def tiny_quakeset(tmp_path_factory):
     present, some patches have no ``before`` image and some images have NaN areas (asserted
     here, so a generator change that loses them fails loudly).
     """
-    from skquake.synthetic import make_quakeset
+    from skquake.datasets.synthetic import make_quakeset
 
     path = make_quakeset(tmp_path_factory.mktemp("quakeset") / "tiny.h5", **TINY)
     _check_tiny(path)
@@ -38,7 +38,7 @@ def tiny_quakeset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_quakeset_factory(tmp_path_factory):
     """``make(**kwargs) -> path``: a fresh tiny synthetic file per call (TINY defaults)."""
-    from skquake.synthetic import make_quakeset
+    from skquake.datasets.synthetic import make_quakeset
 
     root = tmp_path_factory.mktemp("quakesets")
     counter = iter(range(10**6))

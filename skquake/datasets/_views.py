@@ -1,0 +1,109 @@
+"""Lazy, scikit-learn-indexable views of a QuakeSet: split a file without reading its pixels."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["LazyImages", "lazy_xy"]
+
+
+def _is_quakeset(X) -> bool:
+    # Duck-typed so that any dataset following the QuakeSet contract (index attributes, dict
+    # samples) works, including subclasses and test doubles.
+    return all(hasattr(X, a) for a in ("image_shape", "labels", "magnitudes", "__getitem__", "__len__"))
+
+
+class LazyImages:
+    """The images of a QuakeSet as a lazily-loaded, scikit-learn-indexable sequence.
+
+    scikit-learn splits ``X`` by indexing it with arrays of sample indices. Indexing a
+    ``LazyImages`` with an array, list or slice returns another ``LazyImages`` over those
+    samples (no pixel is read); indexing with an int reads that one image. So
+    ``GridSearchCV``/``cross_val_score`` can split a file that does not fit in memory, and
+    each fit reads its batches from disk.
+
+    Parameters
+    ----------
+    dataset : QuakeSet
+        Any dataset whose ``ds[i]`` is a dict with an ``"image"`` array (C, H, W) and that has
+        ``image_shape``, ``labels``, ``magnitudes``.
+    indices : array-like of int, optional
+        The samples of ``dataset`` in this view (default: all).
+
+    Attributes
+    ----------
+    shape : tuple
+        ``(n, C, H, W)``; scikit-learn reads the number of samples from it.
+    """
+
+    def __init__(self, dataset, indices=None):
+        self.dataset = dataset
+        n = len(dataset)
+        self.indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
+        if self.indices.ndim != 1:
+            raise ValueError(f"indices must be 1-D, got shape {self.indices.shape}")
+        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n):
+            raise IndexError(f"indices out of range for a dataset of {n} samples")
+
+    @property
+    def shape(self):
+        return (len(self.indices),) + tuple(int(s) for s in self.dataset.image_shape)
+
+    @property
+    def ndim(self):
+        return 4
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            # scikit-learn's array indexing passes ``X[key, ...]``.
+            if len(key) == 2 and key[1] is Ellipsis:
+                key = key[0]
+            else:
+                raise IndexError(f"LazyImages supports indexing along samples only, got {key!r}")
+        if isinstance(key, (numbers.Integral, np.integer)):
+            i = int(self.indices[key])
+            image = np.asarray(self.dataset[i]["image"], dtype=np.float32)
+            if not np.isfinite(image).all():
+                raise ValueError(
+                    f"sample {i} of the dataset has NaN or infinite pixels; fill no-data first "
+                    "(QuakeSet(fill_value=0.0)) before training"
+                )
+            return image
+        if isinstance(key, slice):
+            return LazyImages(self.dataset, self.indices[key])
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != self.indices.shape:
+                raise IndexError(f"boolean mask of shape {key.shape} for {len(self)} samples")
+            return LazyImages(self.dataset, self.indices[key])
+        return LazyImages(self.dataset, self.indices[key.astype(np.int64)])
+
+    def __repr__(self):
+        return f"LazyImages({type(self.dataset).__name__}, n={len(self)}, image_shape={self.shape[1:]})"
+
+    def targets(self, target="magnitude"):
+        """``magnitudes`` (float32) or ``labels`` (int64) of the samples in this view."""
+        if target == "magnitude":
+            return np.asarray(self.dataset.magnitudes, dtype=np.float32)[self.indices]
+        if target == "label":
+            return np.asarray(self.dataset.labels, dtype=np.int64)[self.indices]
+        raise ValueError(f"target must be 'magnitude' or 'label', got {target!r}")
+
+    def groups(self):
+        """Event ids of the samples in this view (for ``GroupKFold``)."""
+        return np.asarray(self.dataset.groups)[self.indices]
+
+
+def lazy_xy(dataset, target="magnitude"):
+    """``(X, y, groups)`` of a QuakeSet without reading pixels: the lazy twin of ``load_quakeset``.
+
+    ``X`` is a :class:`LazyImages`, ``y`` the magnitudes or labels, ``groups`` the event ids, so
+    ``GridSearchCV(...).fit(X, y, groups=groups)`` with ``GroupKFold`` works on a file that does
+    not fit in memory.
+    """
+    X = dataset if isinstance(dataset, LazyImages) else LazyImages(dataset)
+    return X, X.targets(target), X.groups()

@@ -1,0 +1,190 @@
+"""One metric registry, read by the scorers, the benchmark's tables and plots, selection on
+validation and tuning.
+
+A metric is registered once, with its function, the estimator method its input comes from
+(``predict`` or ``predict_proba``), its direction and its label, in the manner of timm's model
+registry::
+
+    @register_metric("mae", label="MAE", greater_is_better=False, tasks=("magnitude",))
+    def mean_absolute_error(y_true, y_pred):
+        ...
+
+Scorer names follow scikit-learn's convention: a metric where greater is better is scored under
+its own name (``"spearman"``); a loss is scored under ``"neg_<name>"`` (``"neg_mae"`` returns
+``-MAE``), so that greater is better for every scorer and no plain name returns a negated value.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn import metrics as _skm
+
+__all__ = ["MetricSpec", "get_metric", "get_scorer", "get_scorer_names", "list_metrics", "register_metric"]
+
+_RESPONSE_METHODS = ("predict", "predict_proba")
+_REGISTRY: dict[str, "MetricSpec"] = {}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One registered metric.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, the key of the metric in benchmark rows (``"mae"``).
+    func : callable
+        ``func(y_true, y_pred)``; for ``response_method="predict_proba"``,
+        ``func(y_true, y_proba, labels)`` with one column of ``y_proba`` per entry of ``labels``.
+    greater_is_better : bool
+        Direction: the tables' arrows, "best" in plots and selection, the scorer's sign.
+    response_method : {"predict", "predict_proba"}
+        Which estimator method gives the metric's input.
+    label : str
+        Column title in tables and axis label in plots.
+    tasks : tuple of str
+        The model-registry tasks (``"detection"``, ``"magnitude"``, ``"damage"``) it is meant for.
+    """
+
+    name: str
+    func: Callable
+    greater_is_better: bool
+    response_method: str
+    label: str
+    tasks: tuple
+
+    @property
+    def scorer_name(self) -> str:
+        """The name :func:`get_scorer` knows it by: ``name`` or ``"neg_" + name`` for a loss."""
+        return self.name if self.greater_is_better else f"neg_{self.name}"
+
+    @property
+    def needs_proba(self) -> bool:
+        return self.response_method == "predict_proba"
+
+    def compute(self, y_true, y_pred=None, y_proba=None, classes=None) -> float:
+        """The metric's value (a loss stays a loss) from predictions already made.
+
+        For a probability metric, ``y_proba`` and the ``classes`` of its columns are needed; NaN
+        when they are absent (a model without ``predict_proba``).
+        """
+        if self.needs_proba:
+            if y_proba is None:
+                return float("nan")
+            return float(self.func(np.asarray(y_true), np.asarray(y_proba), np.asarray(classes)))
+        return float(self.func(np.asarray(y_true), np.asarray(y_pred)))
+
+    def from_estimator(self, estimator, X, y) -> float:
+        """The metric's value for a fitted ``estimator`` on ``(X, y)`` (a loss stays a loss)."""
+        if self.needs_proba:
+            classes = np.asarray(estimator.classes_)
+            return self.compute(y, y_proba=estimator.predict_proba(X), classes=classes)
+        return self.compute(y, y_pred=estimator.predict(X))
+
+    def scorer(self) -> "_Scorer":
+        """A scikit-learn scorer ``scorer(estimator, X, y)``, negated for a loss."""
+        return _Scorer(self)
+
+
+class _Scorer:
+    """``scorer(estimator, X, y)`` for a registered metric: greater is better.
+
+    scikit-learn's ``make_scorer`` cannot pass the estimator's ``classes_`` to a probability
+    metric, which the damage metrics need (a fold may lack a class), hence this small class.
+    """
+
+    def __init__(self, metric: MetricSpec):
+        self.metric = metric
+        self._sign = 1 if metric.greater_is_better else -1
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError(f"scorer {self.metric.scorer_name!r} does not take sample weights")
+        return self._sign * self.metric.from_estimator(estimator, X, y)
+
+    def __repr__(self):
+        return f"skquake_scorer({self.metric.scorer_name!r})"
+
+
+def register_metric(
+    name: str,
+    *,
+    label: str,
+    greater_is_better: bool = True,
+    response_method: str = "predict",
+    tasks: Sequence[str] = (),
+):
+    """Decorator that registers a metric function under ``name`` (a second one is an error)."""
+    if response_method not in _RESPONSE_METHODS:
+        raise ValueError(f"response_method of metric {name!r} must be one of {_RESPONSE_METHODS}, "
+                         f"got {response_method!r}")
+    if name.startswith("neg_"):
+        raise ValueError(f"metric name {name!r} must not start with 'neg_': the scorer adds it for losses")
+
+    def decorator(func):
+        if name in _REGISTRY:
+            raise ValueError(f"metric {name!r} is already registered")
+        _REGISTRY[name] = MetricSpec(name=name, func=func, greater_is_better=bool(greater_is_better),
+                                     response_method=response_method, label=label, tasks=tuple(tasks))
+        return func
+
+    return decorator
+
+
+def list_metrics(task: str | None = None) -> list[str]:
+    """Names of the registered metrics (of one model-registry task), in registration order."""
+    return [n for n, m in _REGISTRY.items() if task is None or task in m.tasks]
+
+
+def get_metric(name: str) -> MetricSpec:
+    """The :class:`MetricSpec` registered under ``name`` (``KeyError`` naming close matches)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"unknown metric {name!r}{hint} (registered: {', '.join(_REGISTRY)})") from None
+
+
+def _scorer_index() -> dict:
+    return {m.scorer_name: m for m in _REGISTRY.values()}
+
+
+def get_scorer_names() -> list[str]:
+    """skquake's scorer names followed by scikit-learn's."""
+    ours = list(_scorer_index())
+    return ours + [n for n in _skm.get_scorer_names() if n not in ours]
+
+
+def get_scorer(scoring):
+    """A scorer by name: skquake's registered metrics first, then scikit-learn's.
+
+    Parameters
+    ----------
+    scoring : str or callable
+        A scorer name (``"neg_mae"``, ``"spearman"``, ``"roc_auc_macro"``, or any name of
+        :func:`sklearn.metrics.get_scorer_names`), or a scorer (returned as is).
+
+    Returns
+    -------
+    callable ``scorer(estimator, X, y)``; greater is better.
+    """
+    if callable(scoring):
+        return scoring
+    index = _scorer_index()
+    if scoring in index:
+        return index[scoring].scorer()
+    loss = _REGISTRY.get(scoring)
+    if loss is not None:  # a loss asked for by its plain name
+        raise ValueError(
+            f"{scoring!r} is a metric where lower is better; its scorer is {loss.scorer_name!r} (returns "
+            f"-{loss.label}, so that greater is better, as scikit-learn's 'neg_*' scorers do)")
+    try:
+        return _skm.get_scorer(scoring)
+    except ValueError:
+        raise ValueError(
+            f"unknown scorer {scoring!r}; skquake's are {', '.join(map(repr, index))}, and any name "
+            "from sklearn.metrics.get_scorer_names() works too") from None

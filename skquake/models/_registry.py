@@ -1,0 +1,291 @@
+"""A registry of named models, in the manner of timm's ``list_models`` / ``create_model``.
+
+Every model that skquake ships (shallow pipelines, deep nets, damage classifiers) is one
+:class:`ModelSpec` entry here. The benchmark runner, the tuning grids and the docs all read
+from this registry, so adding a model is one ``@register_model`` in the module that
+defines it.
+
+The registry itself holds no models: the modules that define estimators register them when
+they are imported, and :func:`_ensure_builtin_models` imports those modules the first time
+the registry is queried, so ``import skquake.models`` stays cheap.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+__all__ = [
+    "Categorical",
+    "FloatRange",
+    "IntRange",
+    "ModelSpec",
+    "TASKS",
+    "create_model",
+    "get_model_spec",
+    "get_search_space",
+    "list_models",
+    "register_model",
+]
+
+#: Known task kinds. ``detection`` and ``magnitude`` are the QuakeSet tasks (each can be run
+#: on bitemporal or single-image input); ``damage`` is building-damage classification.
+TASKS = ("detection", "magnitude", "damage")
+
+#: Modules whose import registers the built-in models. Listed here (not discovered) so that
+#: the order of ``list_models()`` is stable and a broken optional module fails loudly.
+_BUILTIN_MODULES = ("skquake.models.shallow", "skquake.models.deep", "skquake.models.damage")
+
+_REGISTRY: dict[str, "ModelSpec"] = {}
+_builtins_loaded = False
+
+
+# --------------------------------------------------------------------------- search spaces
+@dataclass(frozen=True)
+class Categorical:
+    """A parameter that takes one of a fixed set of values (grid and Optuna alike)."""
+
+    choices: tuple
+
+    def __init__(self, choices: Sequence[Any]):
+        choices = tuple(choices)
+        if not choices:
+            raise ValueError("Categorical needs at least one choice")
+        object.__setattr__(self, "choices", choices)
+
+    def grid(self) -> list:
+        return list(self.choices)
+
+    def to_optuna(self):
+        from optuna.distributions import CategoricalDistribution
+
+        return CategoricalDistribution(list(self.choices))
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A continuous parameter in ``[low, high]``.
+
+    ``grid`` gives the values used by ``GridSearchCV``; when omitted, ``n_grid`` points are
+    spaced geometrically (``log=True``) or linearly between the bounds.
+    """
+
+    low: float
+    high: float
+    log: bool = False
+    grid_values: tuple | None = None
+    n_grid: int = 3
+
+    def __post_init__(self):
+        if not self.low < self.high:
+            raise ValueError(f"FloatRange needs low < high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"FloatRange(log=True) needs low > 0, got low={self.low}")
+
+    def grid(self) -> list:
+        if self.grid_values is not None:
+            return list(self.grid_values)
+        if self.n_grid == 1:
+            return [math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2]
+        if self.log:
+            a, b = math.log(self.low), math.log(self.high)
+            return [float(math.exp(a + (b - a) * i / (self.n_grid - 1))) for i in range(self.n_grid)]
+        return [self.low + (self.high - self.low) * i / (self.n_grid - 1) for i in range(self.n_grid)]
+
+    def to_optuna(self):
+        from optuna.distributions import FloatDistribution
+
+        return FloatDistribution(self.low, self.high, log=self.log)
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer parameter in ``[low, high]`` (bounds included)."""
+
+    low: int
+    high: int
+    log: bool = False
+    grid_values: tuple | None = None
+    n_grid: int = 3
+
+    def __post_init__(self):
+        if not self.low < self.high:
+            raise ValueError(f"IntRange needs low < high, got low={self.low}, high={self.high}")
+
+    def grid(self) -> list:
+        if self.grid_values is not None:
+            return list(self.grid_values)
+        vals = FloatRange(self.low, self.high, log=self.log, n_grid=self.n_grid).grid()
+        return sorted({int(round(v)) for v in vals})
+
+    def to_optuna(self):
+        from optuna.distributions import IntDistribution
+
+        return IntDistribution(self.low, self.high, log=self.log)
+
+
+# --------------------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"svr-rbf"`` or ``"mobilenetv2-rank"``.
+    factory : callable
+        Called with keyword overrides, returns an unfitted scikit-learn estimator.
+    task : {"detection", "magnitude", "damage"}
+        What the model predicts: detection labels, magnitudes, or damage classes.
+    family : {"shallow", "deep"}
+        Shallow (scikit-learn only) or deep (torch) model.
+    description : str
+        One line for tables and docs.
+    paper_name : str or None
+        The row name in the paper this entry reproduces, if any.
+    search_space : mapping
+        Parameter name (routable through ``set_params``) to :class:`Categorical`,
+        :class:`FloatRange` or :class:`IntRange`.
+    tags : tuple of str
+        Free-form labels (``"ranking"``, ``"paper"``, ...), used for selection.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    task: str
+    family: str
+    description: str = ""
+    paper_name: str | None = None
+    search_space: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple = ()
+
+    def create(self, **overrides):
+        return self.factory(**overrides)
+
+
+def register_model(
+    name: str,
+    *,
+    task: str,
+    family: str,
+    description: str = "",
+    paper_name: str | None = None,
+    search_space: Mapping[str, Any] | None = None,
+    tags: Sequence[str] = (),
+):
+    """Decorator that registers a factory under ``name``.
+
+    The factory takes keyword overrides and returns an unfitted estimator. Registering the
+    same name twice is an error (it would silently change what benchmarks run).
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r} for model {name!r}; expected one of {TASKS}")
+    if family not in ("shallow", "deep"):
+        raise ValueError(f"unknown family {family!r} for model {name!r}; expected 'shallow' or 'deep'")
+
+    def decorator(factory):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            factory=factory,
+            task=task,
+            family=family,
+            description=description,
+            paper_name=paper_name,
+            search_space=dict(search_space or {}),
+            tags=tuple(tags),
+        )
+        return factory
+
+    return decorator
+
+
+def _ensure_builtin_models() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def list_models(
+    pattern: str | None = None,
+    *,
+    task: str | None = None,
+    family: str | None = None,
+    tags: Sequence[str] = (),
+) -> list[str]:
+    """Names of registered models, in registration order.
+
+    Parameters
+    ----------
+    pattern : str, optional
+        Shell-style wildcard on the name (``"svr-*"``).
+    task, family : str, optional
+        Keep only models of this task / family.
+    tags : sequence of str
+        Keep only models that carry all these tags.
+    """
+    _ensure_builtin_models()
+    out = []
+    for name, spec in _REGISTRY.items():
+        if pattern is not None and not fnmatch.fnmatch(name, pattern):
+            continue
+        if task is not None and spec.task != task:
+            continue
+        if family is not None and spec.family != family:
+            continue
+        if not set(tags) <= set(spec.tags):
+            continue
+        out.append(name)
+    return out
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` registered under ``name`` (``KeyError`` naming close matches)."""
+    _ensure_builtin_models()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(
+            f"unknown model {name!r}{hint} (skquake.list_models() lists the {len(_REGISTRY)} registered names)"
+        ) from None
+
+
+def create_model(name: str, **overrides):
+    """Build the unfitted estimator registered under ``name``.
+
+    Keyword overrides are passed to the model's factory (for example ``max_epochs=2`` for a
+    deep net or ``pca__n_components=50`` for a pipeline).
+    """
+    return get_model_spec(name).create(**overrides)
+
+
+def get_search_space(name: str, kind: str = "grid") -> dict:
+    """The default search space of a registered model.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    kind : {"grid", "optuna", "raw"}
+        ``"grid"``: ``{param: [values]}`` for ``GridSearchCV``; ``"optuna"``:
+        ``{param: optuna.distributions.BaseDistribution}`` for ``OptunaSearchCV``;
+        ``"raw"``: the :class:`Categorical` / :class:`FloatRange` / :class:`IntRange` objects.
+    """
+    space = get_model_spec(name).search_space
+    if kind == "raw":
+        return dict(space)
+    if kind == "grid":
+        return {k: v.grid() for k, v in space.items()}
+    if kind == "optuna":
+        return {k: v.to_optuna() for k, v in space.items()}
+    raise ValueError(f"unknown search-space kind {kind!r}; expected 'grid', 'optuna' or 'raw'")

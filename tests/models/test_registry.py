@@ -1,0 +1,105 @@
+"""The model registry: names, factories, search spaces, and what every entry promises."""
+import math
+
+import pytest
+from sklearn.base import clone, is_classifier, is_regressor
+
+from skquake.models import _registry as registry
+from skquake.models import (
+    Categorical,
+    FloatRange,
+    IntRange,
+    create_model,
+    get_model_spec,
+    get_search_space,
+    list_models,
+    register_model,
+)
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """A registry with the built-ins loaded, restored after the test."""
+    list_models()  # load built-ins first so they are not re-imported into the scratch copy
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    return registry._REGISTRY
+
+
+def test_search_space_kinds():
+    assert Categorical(["a", "b"]).grid() == ["a", "b"]
+    grid = FloatRange(1e-4, 1e-2, log=True).grid()
+    assert len(grid) == 3 and math.isclose(grid[1], 1e-3) and math.isclose(grid[0], 1e-4)
+    assert FloatRange(0.0, 1.0).grid() == [0.0, 0.5, 1.0]
+    assert FloatRange(0.0, 1.0, grid_values=(0.2,)).grid() == [0.2]
+    assert IntRange(10, 1000, log=True).grid() == [10, 100, 1000]
+    assert IntRange(1, 3, n_grid=5).grid() == [1, 2, 3]
+    dist = FloatRange(1e-4, 1e-2, log=True).to_optuna()
+    assert dist.log and dist.low == 1e-4 and dist.high == 1e-2
+    assert IntRange(2, 8).to_optuna().high == 8
+    assert Categorical([1, 2]).to_optuna().choices == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Categorical([]), lambda: FloatRange(1.0, 1.0), lambda: FloatRange(0.0, 1.0, log=True), lambda: IntRange(3, 2)],
+)
+def test_search_space_rejects_bad_bounds(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_register_and_create(scratch_registry):
+    from sklearn.dummy import DummyRegressor
+
+    @register_model("dummy-test", task="magnitude", family="shallow", description="d", tags=("t",),
+                    search_space={"strategy": Categorical(["mean", "median"])})
+    def _dummy(**overrides):
+        return DummyRegressor().set_params(**overrides)
+
+    assert "dummy-test" in list_models()
+    assert list_models("dummy-*") == ["dummy-test"]
+    assert list_models(task="detection", pattern="dummy-*") == []
+    assert list_models(tags=("t",)) == ["dummy-test"]
+    assert create_model("dummy-test", strategy="median").strategy == "median"
+    assert get_search_space("dummy-test") == {"strategy": ["mean", "median"]}
+    assert set(get_search_space("dummy-test", "optuna")) == {"strategy"}
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("dummy-test", task="magnitude", family="shallow")(_dummy)
+    with pytest.raises(ValueError, match="search-space kind"):
+        get_search_space("dummy-test", "nope")
+
+
+def test_register_rejects_unknown_task_and_family():
+    with pytest.raises(ValueError, match="unknown task"):
+        register_model("x", task="segmentation", family="shallow")
+    with pytest.raises(ValueError, match="unknown family"):
+        register_model("x", task="magnitude", family="medium")
+
+
+def test_unknown_model_names_close_matches():
+    names = list_models()
+    assert names, "the built-in models should be registered"
+    with pytest.raises(KeyError, match="unknown model 'svr-rfb'.*svr-rbf"):
+        get_model_spec("svr-rfb")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_entry_is_a_consistent_estimator(name):
+    """Each entry builds an unfitted estimator of its task whose search space routes."""
+    spec = get_model_spec(name)
+    est = create_model(name)
+    assert spec.task in registry.TASKS and spec.family in ("shallow", "deep")
+    assert spec.description, f"{name} needs a one-line description"
+    if spec.task == "magnitude":
+        assert is_regressor(est), name
+    else:
+        assert is_classifier(est), name
+    clone(est)
+    valid = est.get_params(deep=True)
+    space = get_search_space(name, "grid")
+    assert space, f"{name} has no default search space"
+    for param, values in space.items():
+        assert param in valid or param.startswith("criterion__") or param.startswith("module__"), (
+            f"{name}: search-space parameter {param!r} does not route to the estimator"
+        )
+        est.set_params(**{param: values[0]})
