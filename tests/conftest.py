@@ -59,3 +59,20 @@ def _check_tiny(path):
         assert splits == {"train", "validation", "test"}, splits
         assert any("before" not in p for p in patches) and any("before" in p for p in patches)
         assert any(np.isnan(p[name][()]).any() for p in patches for name in p)
+
+
+@pytest.fixture(scope="session")
+def damage_file(tmp_path_factory):
+    """A tiny synthetic building-damage file (160 buildings, 3 regions, 32 x 32 chips); read-only."""
+    from skquake.datasets import make_damage_dataset
+
+    return make_damage_dataset(tmp_path_factory.mktemp("damage") / "tiny.h5", n_buildings=160,
+                               n_regions=3, image_size=32, random_state=1)
+
+
+@pytest.fixture(scope="session")
+def data(damage_file):
+    """``(train, test, layout)`` of :func:`damage_file`: ``load_damage`` triples and the layout kwargs."""
+    from skquake.datasets import load_damage, read_damage_layout
+
+    return load_damage(damage_file, "train"), load_damage(damage_file, "test"), read_damage_layout(damage_file)
