@@ -26,7 +26,7 @@ from _common import HERE, command_line, write_report
 
 def change_features(X):
     """(n, 4, H, W) linear bitemporal images with NaN -> (n, 6) change features."""
-    from skquake.transforms import average_pool, to_decibels
+    from skquake.preprocessing import average_pool, to_decibels
 
     with np.errstate(invalid="ignore"):
         db = to_decibels(average_pool(X, 4))
@@ -86,7 +86,7 @@ def main(argv=None):
     parser.add_argument("--signal-strength", type=float, default=1.0)
     parser.add_argument("--out", default=str(HERE / "results" / "baseline.md"))
     args = parser.parse_args(argv)
-    from skquake.synthetic import make_quakeset
+    from skquake.datasets import make_quakeset
 
     work = HERE / "_work"
     work.mkdir(exist_ok=True)

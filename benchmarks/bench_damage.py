@@ -67,10 +67,11 @@ def main(argv=None) -> int:
 
     import torch
 
-    from skquake.damage import CLASS_NAMES, load_damage, make_damage_dataset, read_damage_layout
-    from skquake.metrics import (damage_scores, importance_table, per_class_permutation_importance,
-                                 plot_permutation_importance, region_generalization)
-    from skquake.registry import create_model
+    from skquake.datasets import CLASS_NAMES, load_damage, make_damage_dataset, read_damage_layout
+    from skquake.inspection import importance_table, per_class_permutation_importance, plot_permutation_importance
+    from skquake.metrics import damage_scores
+    from skquake.model_selection import region_generalization
+    from skquake.models import create_model
 
     torch.set_num_threads(args.threads)
     out = pathlib.Path(args.out)

@@ -27,7 +27,7 @@ from _common import HERE, command_line, quakeset_path
 
 
 def head_spread():
-    from skquake.nets import build_backbone
+    from skquake.models.deep import build_backbone
 
     rows = []
     x = torch.randn(16, 4, 64, 64, generator=torch.Generator().manual_seed(0))
@@ -54,7 +54,7 @@ def main(argv=None):
     from scipy.stats import spearmanr
 
     from skquake.datasets import load_quakeset
-    from skquake.deep import QuakeClassifier, QuakeRegressor
+    from skquake.models.deep import QuakeClassifier, QuakeRegressor
 
     command = command_line(__file__, argv)
     load_start = os.getloadavg()

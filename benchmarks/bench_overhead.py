@@ -30,9 +30,8 @@ import time
 import numpy as np
 import torch
 
-from skquake.deep import QuakeRegressor, _OneCycleFactor
-from skquake.losses import RegressionRankingLoss
-from skquake.nets import SARNet
+from skquake.models.deep import QuakeRegressor, RegressionRankingLoss, SARNet
+from skquake.models.deep._callbacks import _OneCycleFactor
 
 from _common import HERE, command_line, write_report
 

@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 from skquake.datasets import load_quakeset
-from skquake.deep import QuakeRegressor
-from skquake.losses import RegressionRankingLoss
+from skquake.models.deep import QuakeRegressor, RegressionRankingLoss
 from skquake.metrics import magnitude_accuracy_score, spearman_score
 
 from _common import HERE, command_line, quakeset_path, write_report

@@ -99,7 +99,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from skquake.datasets import QuakeSet
-    from skquake.synthetic import make_quakeset
+    from skquake.datasets import make_quakeset
 
     lines = [f"Command: `{shlex.join(['python', 'benchmarks/bench_reading.py'] + argv)}`",
              "", f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "

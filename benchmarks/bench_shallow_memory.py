@@ -43,7 +43,7 @@ def _read_subset(path, n, pool):
     import numpy as np
 
     from skquake.datasets import QuakeSet
-    from skquake.transforms import average_pool
+    from skquake.preprocessing import average_pool
 
     ds = QuakeSet(path, split="all")
     n = min(n, len(ds))
@@ -58,9 +58,9 @@ def _read_subset(path, n, pool):
 def _child(spec):
     import numpy as np
 
-    # The factory is taken from skquake.shallow itself: create_model() would also import the
+    # The factory is taken from the shallow family itself: create_model() would also import the
     # deep and damage modules (torch), whose memory is not the pipeline's.
-    import skquake.shallow as shallow
+    import skquake.models.shallow._pipelines as shallow
     from skquake.datasets import load_quakeset
 
     factory = getattr(shallow, spec["model"].replace("-", "_"))
@@ -160,7 +160,7 @@ def main(argv=None):
     if not path.exists():
         if free < 1.2 * need:
             raise SystemExit(f"not enough disk under {args.work_dir}: need ~{need / 1e9:.1f} GB, {free / 1e9:.1f} GB free")
-        from skquake.synthetic import make_quakeset
+        from skquake.datasets import make_quakeset
 
         print(f"writing {path} (~{need / 1e9:.1f} GB) ...", flush=True)
         t0 = time.perf_counter()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Public name -> module that defines it. Resolved on first attribute access (PEP 562).
 _LAZY = {

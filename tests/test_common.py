@@ -1,53 +1,37 @@
-"""scikit-learn's estimator checks over every public skquake estimator.
+"""scikit-learn's estimator checks over every skquake estimator, found rather than listed.
+
+In the manner of scikit-learn's and imbalanced-learn's common tests, the estimators come from two
+sources, so that a new one is checked without being added here:
+
+* :func:`skquake.utils.all_estimators`: every public estimator class of the package, built with
+  the small settings of ``INIT_PARAMS`` (default settings when a class has no entry; several
+  entries give several configurations);
+* the model registry: every registered model that is not an instance of one of those classes
+  (the scikit-learn pipelines), built by ``create_model`` with ``REGISTERED_PARAMS``. A registered
+  model of one of skquake's classes (the deep nets, with real backbones) is checked through its
+  class.
 
 The checks feed 2-D data with arbitrary numbers of features. skquake's image transformers read
 2-D input without ``input_shape`` as plain features (``F`` channels of a 1 x 1 image), so the
-checks exercise their real code paths; the registered pipelines are checked the same way.
+checks exercise their real code paths; the deep estimators read it the same way.
 
-To add an estimator: append an instance to ``ESTIMATORS`` (small, fast configuration) and, only
-for checks that cannot apply to it, an entry ``{check_name: reason}`` in ``EXPECTED_FAILURES``
-under ``_key(estimator)``: the class name, or ``Pipeline(<first step class>..<last step class>)``. Failures
-are strict: a listed check that passes fails the test, so the list stays honest.
+Expected failures live next to the estimator, each with its reason: ``_expected_failed_checks``
+(a class attribute, or a property where it depends on the settings) for skquake's classes,
+``expected_failed_checks=`` of ``register_model`` (``ModelSpec.expected_failed_checks``) for the
+registered pipelines. They are strict: a listed check that passes fails the test.
 """
-from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import inspect
 
-from skquake.preprocessing import (
-    AveragePooling,
-    ChangeFeatures,
-    ChannelSelector,
-    Decibels,
-    Flatten,
-    NaNFiller,
-    SpatialStatistics,
-    ToImages,
-)
-from skquake.models import create_model
-from skquake.models.deep import QuakeClassifier, QuakeRegressor  # noqa: E402
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
-# ----------------------------------------------------------------------------- estimators
-ESTIMATORS = [
-    ToImages(),
-    Flatten(),
-    NaNFiller(),
-    Decibels(),
-    AveragePooling(),
-    ChannelSelector(),
-    ChannelSelector(dates="post"),
-    ChangeFeatures(),
-    ChangeFeatures(non_bitemporal="passthrough"),
-    SpatialStatistics(),
-    SpatialStatistics(quantiles=(), moments=True),
-]
-# The registered shallow pipelines, as the registry builds them (the forests of the change
-# models smaller, for speed). _key names them by their registry name.
-_REGISTERED = {
-    name: create_model(name, **kw) for name, kw in (
-        ("svr-rbf", {}), ("svr-poly", {}), ("rfr", {}), ("svc-rbf", {}), ("svc-poly", {}), ("rfc", {}),
-        ("rfr-change", {"rf__n_estimators": 10}), ("rfc-change", {"rf__n_estimators": 10}),
-    )
-}
-ESTIMATORS += list(_REGISTERED.values())
+import skquake
+from skquake import preprocessing
+from skquake.models import create_model, get_model_spec, list_models
+from skquake.utils import InvalidParameterError, all_estimators
+
+# ----------------------------------------------------------------------------- settings
 # The deep estimators, tiny: the checks' 2-D data is read as F channels of a 1 x 1 image, which
 # only a patch-1 ViT takes (timm's test_vit, one block, width 16). The checks feed negative and
 # standardised values (decibels=False) and standardised targets (no clamp). Prediction runs one
@@ -57,125 +41,126 @@ _DEEP_TINY = dict(
     backbone="test_vit", module__patch_size=1, module__depth=1, module__embed_dim=16, decibels=False,
     flips=False, max_epochs=5, lr=0.01, batch_size=16, random_state=0, iterator_valid__batch_size=1,
 )
-ESTIMATORS += [QuakeRegressor(clamp=None, **_DEEP_TINY), QuakeClassifier(**_DEEP_TINY)]
-# The damage models. The fusion net without its metadata branch (damage-image) reads 2-D data
-# as the deep ones do (a 1 x 1 image, same tiny ViT); the metadata branch needs named columns
-# and is covered by tests/test_damage.py. The metadata forest selects the last column here.
-from skquake.models.damage import DamageFusionClassifier, MetadataSelector, make_metadata_forest  # noqa: E402
 
-ESTIMATORS += [
-    DamageFusionClassifier(
+#: Class name -> list of constructor settings (small and fast), like scikit-learn's
+#: instance generator. A class without an entry is built with its defaults.
+INIT_PARAMS = {
+    "ChannelSelector": [{}, {"dates": "post"}],
+    "ChangeFeatures": [{}, {"non_bitemporal": "passthrough"}],
+    "SpatialStatistics": [{}, {"quantiles": (), "moments": True}],
+    "QuakeRegressor": [{**_DEEP_TINY, "clamp": None}],
+    "QuakeClassifier": [_DEEP_TINY],
+    # The fusion net without its metadata branch reads 2-D data as the deep ones do (a 1 x 1
+    # image, same tiny ViT); the metadata branch needs named columns and is covered by
+    # tests/models/test_damage.py.
+    "DamageFusionClassifier": [dict(
         backbone="test_vit", backbone_kwargs=dict(patch_size=1, depth=1, embed_dim=16), use_metadata=False,
         metadata_columns=None, flips=False, max_epochs=2, lr=0.03, batch_size=16, random_state=0,
         predict_batch_size=1,
-    ),
-    MetadataSelector(metadata_columns=("m0",)),
-    make_metadata_forest(metadata_columns=("m0",), n_estimators=10, random_state=0),
-]
-
-# ----------------------------------------------------------------------------- expected failures
-# Checks whose data cannot carry what the estimator needs, or that test something a
-# scikit-learn Pipeline does by design. Keyed by ``_key(estimator)``.
-_NO_CHANNELS = (
-    "needs 4 (bitemporal) or 2 (single-image) channels; the check's data has another number "
-    "of features, which 2-D input without input_shape reads as channels"
-)
-_CHANNEL_CHECKS = [
-    "check_fit_score_takes_y",
-    "check_estimators_overwrite_params",
-    "check_dont_overwrite_parameters",
-    "check_estimators_fit_returns_self",
-    "check_readonly_memmap_input",
-    "check_estimators_dtypes",
-    "check_dtype_object",
-    "check_pipeline_consistency",
-    "check_estimators_pickle",
-    "check_estimators_pickle(readonly_memmap=True)",
-    "check_f_contiguous_array_estimator",
-    "check_transformer_data_not_an_array",
-    "check_transformer_general",
-    "check_transformer_preserve_dtypes",
-    "check_transformer_general(readonly_memmap=True)",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_fit2d_1sample",
-    "check_fit2d_1feature",
-    "check_dict_unchanged",
-    "check_fit2d_predict1d",
-]
-_PIPELINE = {
-    # sklearn's own make_pipeline(StandardScaler(), SVR()) fails these two: a Pipeline fits
-    # the estimators in its `steps` parameter in place.
-    "check_estimators_overwrite_params": "Pipeline fits the estimators of its steps parameter in place",
-    "check_dont_overwrite_parameters": "Pipeline fits the estimators of its steps parameter in place",
-    "check_estimators_nan_inf": (
-        "NaN is no-data in SAR images and the pipeline fills it by design (NaNFiller); "
-        "Pipeline does not take allow_nan from its first step"
-    ),
-}
-# These three feed 4 features, which ChannelSelector takes as 4 channels (and passes).
-_FOUR_FEATURE_CHECKS = [
-    "check_estimators_overwrite_params",
-    "check_estimators_fit_returns_self",
-    "check_readonly_memmap_input",
-]
-EXPECTED_FAILURES = {
-    "ChannelSelector": {c: _NO_CHANNELS for c in _CHANNEL_CHECKS if c not in _FOUR_FEATURE_CHECKS},
-    "ChangeFeatures": dict.fromkeys(
-        _CHANNEL_CHECKS + ["check_fit_idempotent", "check_fit_check_is_fitted", "check_n_features_in"],
-        "needs bitemporal 4-channel input; " + _NO_CHANNELS,
-    ),
-    **{name: _PIPELINE for name in ("svr-rbf", "svr-poly", "rfr", "svc-rbf", "svc-poly", "rfc")},
-    **{
-        name: {
-            **{c: r for c, r in _PIPELINE.items() if c != "check_estimators_nan_inf"},
-            "check_estimators_nan_inf": (
-                "NaN is no-data in SAR images: SpatialStatistics ignores it by design (infinity is "
-                "refused by the forest); Pipeline does not take allow_nan from its first step"
-            ),
-        }
-        for name in ("rfr-change", "rfc-change")
-    },
-    "Pipeline(MetadataSelector..RandomForestClassifier)": {
-        **{c: r for c, r in _PIPELINE.items() if c != "check_estimators_nan_inf"},
-        "check_estimators_nan_inf": (
-            "missing metadata is imputed by design (SimpleImputer); Pipeline does not take allow_nan "
-            "from its first step"
-        ),
-    },
+    )],
+    # The checks' data has no metadata columns by name: select the last column.
+    "MetadataSelector": [{"metadata_columns": ("m0",)}],
 }
 
-_SKORCH = {
-    "check_no_attributes_set_in_init": (
-        "skorch's NeuralNet.__init__ sets history_, initialized_, virtual_params_ and stores "
-        "prefixed arguments (module__*, iterator_valid__*) as attributes"
-    ),
-    "check_do_not_raise_errors_in_init_or_set_params": (
-        "skorch's set_params(callbacks=...) rebuilds the callbacks at once, so a non-list value fails there"
-    ),
+#: Registry name -> ``create_model`` overrides (smaller forests, for speed).
+REGISTERED_PARAMS = {
+    "rfr-change": {"rf__n_estimators": 10},
+    "rfc-change": {"rf__n_estimators": 10},
+    "damage-meta-rf": {"metadata_columns": ("m0",), "n_estimators": 10, "random_state": 0},
 }
-EXPECTED_FAILURES.update({"QuakeRegressor": _SKORCH, "QuakeClassifier": _SKORCH})
 
 
-def _key(estimator):
-    for name, registered in _REGISTERED.items():
-        if estimator is registered:
-            return name
-    if isinstance(estimator, Pipeline):
-        first, last = estimator.steps[0][1], estimator.steps[-1][1]
-        return f"Pipeline({type(first).__name__}..{type(last).__name__})"
-    return type(estimator).__name__
+# ----------------------------------------------------------------------------- discovery
+def _discovered_instances():
+    for name, cls in all_estimators():
+        for params in INIT_PARAMS.get(name, [{}]):
+            yield cls(**params)
+
+
+def _registered_instances(classes):
+    """(registry name, estimator) of every registered model not built from one of ``classes``."""
+    for name in list_models():
+        estimator = create_model(name, **REGISTERED_PARAMS.get(name, {}))
+        if not isinstance(estimator, classes):
+            yield name, estimator
+
+
+CLASSES = tuple(cls for _, cls in all_estimators())
+DISCOVERED = list(_discovered_instances())
+REGISTERED = dict(_registered_instances(CLASSES))
+ESTIMATORS = DISCOVERED + list(REGISTERED.values())
+
+
+def _registry_name(estimator):
+    return next((name for name, registered in REGISTERED.items() if registered is estimator), None)
 
 
 def _expected_failed_checks(estimator):
-    failures = EXPECTED_FAILURES.get(_key(estimator), {})
-    if isinstance(estimator, ChannelSelector) and estimator.get_params()["dates"] == "both" == estimator.get_params()["polarizations"]:
-        return {}  # the identity selection takes any number of channels
-    if isinstance(estimator, ChangeFeatures) and estimator.get_params()["non_bitemporal"] == "passthrough":
-        return {}  # passes input without 4 channels through, whatever its channel count
-    return failures
+    name = _registry_name(estimator)
+    if name is not None:
+        return dict(get_model_spec(name).expected_failed_checks)
+    return dict(getattr(estimator, "_expected_failed_checks", {}))
+
+
+def _ids(estimator):
+    name = _registry_name(estimator)
+    return name if name is not None else type(estimator).__name__
+
+
+# ----------------------------------------------------------------------------- tests
+def test_discovery_finds_the_exported_estimators():
+    """The transformers of skquake.preprocessing and the estimators at the package's top level
+    are discovered (so that they are checked); nothing from outside skquake is."""
+    found = {cls for _, cls in all_estimators()}
+    exported = [getattr(preprocessing, name) for name in preprocessing.__all__]
+    exported += [getattr(skquake, name) for name in skquake.__all__]
+    estimators = {obj for obj in exported if isinstance(obj, type) and issubclass(obj, BaseEstimator)}
+    assert len(estimators) >= 11 and estimators <= found, sorted(c.__name__ for c in estimators - found)
+    assert all(cls.__module__.startswith("skquake.") for cls in found)
+    assert {cls for _, cls in all_estimators(type_filter="transformer")} >= {
+        cls for cls in estimators if issubclass(cls, TransformerMixin)}
+    for bad in ("nope", ["classifier", "nope"]):
+        with pytest.raises(InvalidParameterError, match="'type_filter' parameter of all_estimators must be"):
+            all_estimators(type_filter=bad)
+
+
+def test_every_registered_model_is_checked():
+    """Each registry entry is checked: as a pipeline here, or through its class."""
+    for name in list_models():
+        estimator = create_model(name)
+        assert name in REGISTERED or isinstance(estimator, CLASSES), name
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def _without_routed(estimator):
+    # skorch's ``prefix__name`` arguments (module__depth, iterator_valid__batch_size) are routed
+    # to the objects they configure, which validate them; the estimator's constraints cover its
+    # own parameters.
+    params = {k: v for k, v in estimator.get_params(deep=False).items() if "__" not in k}
+    return type(estimator)(**params)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_ids)
+def test_param_validation(estimator):
+    """An invalid value of any parameter makes ``fit`` raise an InvalidParameterError naming it
+    (scikit-learn's ``check_param_validation``: it also checks that ``_parameter_constraints``
+    has exactly the estimator's parameters)."""
+    check_param_validation(type(estimator).__name__, _without_routed(estimator))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_ids)
+def test_parameter_constraints_cover_init(estimator):
+    """``_parameter_constraints`` names every parameter of ``__init__`` (no parameter escapes
+    validation by being left out)."""
+    constraints = getattr(estimator, "_parameter_constraints", None)
+    assert constraints is not None, f"{type(estimator).__name__} declares no _parameter_constraints"
+    signature = inspect.signature(type(estimator).__init__)
+    params = {p.name for p in signature.parameters.values()
+              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    missing = params - set(constraints)
+    assert not missing, f"{type(estimator).__name__}: no constraint for {sorted(missing)}"
+    clone(estimator)

@@ -18,8 +18,11 @@ from ._damage import (
     to_layout,
 )
 from ._quakeset import MODES, SPLITS, QuakeSet, QuakeSetFormatError, load_quakeset
-from ._views import LazyImages, lazy_xy
 from .synthetic import make_damage_dataset, make_quakeset
+
+# LazyImages is skorch's SliceDataset, and skorch imports torch: the views are imported on
+# first access (PEP 562) so that ``import skquake.datasets`` stays torch-free.
+_LAZY_VIEWS = ("LazyImages", "lazy_xy")
 
 __all__ = [
     "CLASS_NAMES",
@@ -42,3 +45,16 @@ __all__ = [
     "split_layout",
     "to_layout",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY_VIEWS:
+        from . import _views  # keeps torch out of ``import skquake.datasets`` (see _LAZY_VIEWS)
+
+        value = globals()[name] = getattr(_views, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_VIEWS))

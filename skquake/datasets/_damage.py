@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import pathlib
-import warnings
+from numbers import Integral
 from typing import Mapping, Sequence
 
+import h5py
 import numpy as np
+
+from ..utils import StrOptions, validate_parameter_constraints, validate_params
 
 FORMAT_NAME = "skquake-damage"
 FORMAT_VERSION = 1
@@ -57,8 +60,6 @@ _REQUIRED_KEYS = ("images", "metadata", "label", "region", "split")
 
 def _read_index(path: pathlib.Path) -> dict:
     """Everything but the pixels: small arrays and attributes, validated."""
-    import h5py
-
     if not path.exists():
         raise FileNotFoundError(f"damage file {path} does not exist")
     if not h5py.is_hdf5(path):
@@ -123,6 +124,15 @@ def _select(index: dict, split, regions) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+#: Constraints of the arguments that choose a file's samples (DamageDataset, load_damage).
+_SELECTION_CONSTRAINTS = {
+    "path": [str, os.PathLike],
+    # "validation" is an alias of "val"; whether the file has the split is checked on reading.
+    "split": [StrOptions({"train", "val", "validation", "test", "all"})],
+    "regions": [None, Integral, str, "array-like"],
+}
+
+
 class DamageDataset:
     """Lazy view of a skquake damage file (one sample per building).
 
@@ -150,9 +160,28 @@ class DamageDataset:
         The metadata table, NaN where missing.
     metadata_columns, class_names, region_names, channels : tuple of str
     image_shape : tuple (C, H, W)
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skquake.datasets import DamageDataset, make_damage_dataset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = make_damage_dataset(Path(tmp.name) / "damage.h5", n_buildings=40, image_size=8)
+    >>> ds = DamageDataset(path, split="all")
+    >>> len(ds), ds.image_shape, ds[0]["image"].shape, len(ds.metadata_columns)
+    (40, (3, 8, 8), (3, 8, 8), 22)
+    >>> tmp.cleanup()
     """
 
+    _parameter_constraints = {**_SELECTION_CONSTRAINTS, "transform": [None, callable]}
+
     def __init__(self, path, split="train", regions=None, transform=None):
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {"path": path, "split": split, "regions": regions, "transform": transform},
+            caller_name=type(self).__name__,
+        )
         self.path = pathlib.Path(path)
         self.split = split
         self.regions = regions
@@ -178,8 +207,6 @@ class DamageDataset:
     def _images(self):
         # h5py handles cannot cross fork/pickle: reopen in every new process
         if self._file is None or self._pid != os.getpid():
-            import h5py
-
             self._file = h5py.File(self.path, "r")
             self._pid = os.getpid()
         return self._file["images"]
@@ -231,6 +258,7 @@ class DamageDataset:
                 f"image_shape={self.image_shape}, n_metadata={len(self.metadata_columns)})")
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def read_damage_layout(path) -> dict:
     """The layout of a damage file: ``{"input_shape": (C, H, W), "metadata_columns": (...)}``.
 
@@ -241,6 +269,10 @@ def read_damage_layout(path) -> dict:
     return {"input_shape": index["image_shape"], "metadata_columns": index["metadata_columns"]}
 
 
+@validate_params(
+    {**_SELECTION_CONSTRAINTS, "metadata": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_damage(path, split="train", regions=None, metadata=True):
     """Load a damage file as arrays for scikit-learn.
 
@@ -262,6 +294,18 @@ def load_damage(path, split="train", regions=None, metadata=True):
         Damage class, 0 (least) to K-1 (most severe).
     groups : ndarray of int64, shape (n,)
         Region id, for ``LeaveOneGroupOut`` or :class:`RegionTransferSplit`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skquake.datasets import load_damage, make_damage_dataset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = make_damage_dataset(Path(tmp.name) / "damage.h5", n_buildings=40, image_size=8)
+    >>> X, y, groups = load_damage(path, split="all")
+    >>> X.shape  # 3 x 8 x 8 pixels, then 22 metadata columns
+    (40, 214)
+    >>> tmp.cleanup()
     """
     ds = DamageDataset(path, split=split, regions=regions)
     images = ds.read_images().reshape(len(ds), -1)

@@ -18,11 +18,20 @@ Opening a :class:`QuakeSet` reads only groups and attributes (the index); pixels
 from __future__ import annotations
 
 import os
+from numbers import Integral, Real
 from pathlib import Path
 
+import h5py
 import numpy as np
 
-from ..utils._sar import _check_pool, average_pool
+from ..utils import (
+    Hidden,
+    StrictInterval,
+    StrOptions,
+    average_pool,
+    validate_parameter_constraints,
+    validate_params,
+)
 
 __all__ = ["QuakeSet", "QuakeSetFormatError", "load_quakeset", "SPLITS", "MODES"]
 
@@ -46,16 +55,14 @@ class QuakeSetFormatError(ValueError):
     """The file is not an HDF5 file in the QuakeSet layout; the message names file and key."""
 
 
-def _check_split(split) -> tuple:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of 'train', 'val', 'test', 'all'")
-    return SPLITS[split]
-
-
-def _check_mode(mode) -> str:
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(map(repr, MODES))}")
-    return mode
+#: Constraints of the arguments QuakeSet and load_quakeset share.
+_PARAMETER_CONSTRAINTS = {
+    "path": [str, os.PathLike],
+    "split": [StrOptions(set(SPLITS))],
+    "mode": [StrOptions(set(MODES))],
+    # Any number but a bool; NaN is accepted as before (it leaves no-data as NaN, like None).
+    "fill_value": [None, StrictInterval(Real, None, None, closed="both"), Hidden("nan")],
+}
 
 
 def _as_str(value):
@@ -68,8 +75,6 @@ def _as_str(value):
 
 def _build_index(path: Path, file_splits: tuple):
     """Walk groups and attributes (never pixels); validate the layout of the whole file."""
-    import h5py
-
     name = str(path)
     if not h5py.is_hdf5(path):
         raise QuakeSetFormatError(f"{path}: not an HDF5 file")
@@ -177,28 +182,39 @@ class QuakeSet:
 
     Examples
     --------
-    >>> ds = QuakeSet("earthquakes.h5", split="val")           # doctest: +SKIP
-    >>> sample = ds[0]                                           # doctest: +SKIP
-    >>> sample["image"].shape, sample["label"], sample["event_id"]   # doctest: +SKIP
-    ((4, 512, 512), 1, '611645479')
+    A synthetic file of four events, 8 x 8 pixels:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skquake.datasets import QuakeSet, make_quakeset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = make_quakeset(Path(tmp.name) / "tiny.h5", n_events=4, patch_size=8)
+    >>> with QuakeSet(path, split="all") as ds:
+    ...     sample = ds[0]
+    ...     print(len(ds), ds.image_shape)
+    12 (4, 8, 8)
+    >>> sample["image"].shape, sample["label"], type(sample["magnitude"]).__name__
+    ((4, 8, 8), 1, 'float')
+    >>> tmp.cleanup()
     """
+
+    _parameter_constraints = {**_PARAMETER_CONSTRAINTS, "transform": [None, callable]}
 
     def __init__(self, path, split="train", mode="bitemporal", fill_value=0.0, transform=None):
         self._handle = None  # set first: __del__ runs even when __init__ raises
         self._pid = None
         self._patch_images = (None, {})
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {"path": path, "split": split, "mode": mode, "fill_value": fill_value, "transform": transform},
+            caller_name=type(self).__name__,
+        )
         self.path = Path(path)
         self.split = split
         self.mode = mode
         self.fill_value = fill_value
         self.transform = transform
-        file_splits = _check_split(split)
-        _check_mode(mode)
-        if fill_value is not None and (isinstance(fill_value, (bool, np.bool_)) or not isinstance(
-                fill_value, (int, float, np.integer, np.floating))):
-            raise ValueError(f"fill_value must be a number or None, got {fill_value!r}")
-        if transform is not None and not callable(transform):
-            raise ValueError(f"transform must be callable or None, got {transform!r}")
+        file_splits = SPLITS[split]
         if not self.path.exists():
             raise FileNotFoundError(f"QuakeSet file not found: {self.path}")
         if self.path.is_dir():
@@ -219,8 +235,6 @@ class QuakeSet:
     def _file(self):
         # A handle inherited through fork shares HDF5 state with the parent: never reuse it.
         if self._handle is None or self._pid != os.getpid():
-            import h5py
-
             self._handle = h5py.File(self.path, "r")
             self._pid = os.getpid()
         return self._handle
@@ -319,6 +333,14 @@ class QuakeSet:
         )
 
 
+@validate_params(
+    {
+        **_PARAMETER_CONSTRAINTS,
+        "target": [StrOptions({"label", "magnitude"})],
+        "pool": [StrictInterval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_quakeset(path, split="train", mode="bitemporal", target="label", pool=1, fill_value=0.0):
     """Read a QuakeSet split into memory as ``(X, y, groups)`` for scikit-learn.
 
@@ -342,12 +364,19 @@ def load_quakeset(path, split="train", mode="bitemporal", target="label", pool=1
     y : ndarray of shape (n,)
     groups : ndarray of str, shape (n,)
         Event id of each sample.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skquake.datasets import load_quakeset, make_quakeset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = make_quakeset(Path(tmp.name) / "tiny.h5", n_events=4, patch_size=8)
+    >>> X, y, groups = load_quakeset(path, split="all", target="magnitude", pool=2)
+    >>> X.shape, X.dtype, y.shape
+    ((12, 4, 4, 4), dtype('float32'), (12,))
+    >>> tmp.cleanup()
     """
-    if target not in ("label", "magnitude"):
-        raise ValueError(f"unknown target {target!r}; expected 'label' or 'magnitude'")
-    pool = _check_pool(pool)
-    _check_split(split)
-    _check_mode(mode)
     ds = QuakeSet(path, split=split, mode=mode, fill_value=fill_value)
     c, h, w = ds.image_shape
     if h % pool or w % pool:

@@ -1,9 +1,14 @@
-"""Lazy, scikit-learn-indexable views of a QuakeSet: split a file without reading its pixels."""
+"""Lazy, scikit-learn-indexable views of a QuakeSet: split a file without reading its pixels.
+
+:class:`LazyImages` is skorch's :class:`~skorch.helper.SliceDataset` (which imports torch), so
+:mod:`skquake.datasets` exposes this module's names lazily and stays torch-free.
+"""
 from __future__ import annotations
 
 import numbers
 
 import numpy as np
+from skorch.helper import SliceDataset
 
 __all__ = ["LazyImages", "lazy_xy"]
 
@@ -14,14 +19,20 @@ def _is_quakeset(X) -> bool:
     return all(hasattr(X, a) for a in ("image_shape", "labels", "magnitudes", "__getitem__", "__len__"))
 
 
-class LazyImages:
+class LazyImages(SliceDataset):
     """The images of a QuakeSet as a lazily-loaded, scikit-learn-indexable sequence.
 
     scikit-learn splits ``X`` by indexing it with arrays of sample indices. Indexing a
-    ``LazyImages`` with an array, list or slice returns another ``LazyImages`` over those
-    samples (no pixel is read); indexing with an int reads that one image. So
+    ``LazyImages`` with an array, list, boolean mask or slice returns another ``LazyImages``
+    over those samples (no pixel is read); indexing with an int reads that one image. So
     ``GridSearchCV``/``cross_val_score`` can split a file that does not fit in memory, and
     each fit reads its batches from disk.
+
+    A :class:`skorch.helper.SliceDataset` over the ``"image"`` entry of the dataset's samples,
+    with what scikit-learn and the deep estimators need on top: ``shape`` ``(n, C, H, W)`` and
+    ``ndim`` 4 (SliceDataset reports ``(n,)``), ``X[key, ...]`` indexing, images read as
+    float32 and refused when they hold NaN or infinite pixels, and the targets and groups of
+    the samples in the view.
 
     Parameters
     ----------
@@ -30,32 +41,30 @@ class LazyImages:
         ``image_shape``, ``labels``, ``magnitudes``.
     indices : array-like of int, optional
         The samples of ``dataset`` in this view (default: all).
+    idx : str, default="image"
+        The entry of a sample that the view returns (SliceDataset's argument).
 
     Attributes
     ----------
     shape : tuple
         ``(n, C, H, W)``; scikit-learn reads the number of samples from it.
+    indices : ndarray of int
+        The samples of ``dataset`` in this view.
     """
 
-    def __init__(self, dataset, indices=None):
-        self.dataset = dataset
+    def __init__(self, dataset, indices=None, idx="image"):
         n = len(dataset)
-        self.indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
-        if self.indices.ndim != 1:
-            raise ValueError(f"indices must be 1-D, got shape {self.indices.shape}")
-        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n):
+        indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
+        if indices.ndim != 1:
+            raise ValueError(f"indices must be 1-D, got shape {indices.shape}")
+        if len(indices) and (indices.min() < 0 or indices.max() >= n):
             raise IndexError(f"indices out of range for a dataset of {n} samples")
+        super().__init__(dataset, idx=idx, indices=indices)
+        self.ndim = 4  # SliceDataset sets 1: scikit-learn must see images, not a 1-D sequence
 
     @property
     def shape(self):
-        return (len(self.indices),) + tuple(int(s) for s in self.dataset.image_shape)
-
-    @property
-    def ndim(self):
-        return 4
-
-    def __len__(self):
-        return len(self.indices)
+        return (len(self),) + tuple(int(s) for s in self.dataset.image_shape)
 
     def __getitem__(self, key):
         if isinstance(key, tuple):
@@ -65,22 +74,24 @@ class LazyImages:
             else:
                 raise IndexError(f"LazyImages supports indexing along samples only, got {key!r}")
         if isinstance(key, (numbers.Integral, np.integer)):
-            i = int(self.indices[key])
-            image = np.asarray(self.dataset[i]["image"], dtype=np.float32)
+            image = super().__getitem__(int(key))
             if not np.isfinite(image).all():
                 raise ValueError(
-                    f"sample {i} of the dataset has NaN or infinite pixels; fill no-data first "
-                    "(QuakeSet(fill_value=0.0)) before training"
+                    f"sample {int(self.indices_[key])} of the dataset has NaN or infinite pixels; fill "
+                    "no-data first (QuakeSet(fill_value=0.0)) before training"
                 )
             return image
-        if isinstance(key, slice):
-            return LazyImages(self.dataset, self.indices[key])
-        key = np.asarray(key)
-        if key.dtype == bool:
-            if key.shape != self.indices.shape:
+        if not isinstance(key, slice):
+            key = np.asarray(key)
+            if key.dtype == bool and key.shape != self.indices_.shape:
                 raise IndexError(f"boolean mask of shape {key.shape} for {len(self)} samples")
-            return LazyImages(self.dataset, self.indices[key])
-        return LazyImages(self.dataset, self.indices[key.astype(np.int64)])
+            if key.dtype != bool:
+                key = key.astype(np.int64)
+        return super().__getitem__(key)
+
+    def transform(self, data):
+        """The image of one sample as float32 (SliceDataset's hook)."""
+        return np.asarray(data, dtype=np.float32)
 
     def __repr__(self):
         return f"LazyImages({type(self.dataset).__name__}, n={len(self)}, image_shape={self.shape[1:]})"
@@ -88,14 +99,14 @@ class LazyImages:
     def targets(self, target="magnitude"):
         """``magnitudes`` (float32) or ``labels`` (int64) of the samples in this view."""
         if target == "magnitude":
-            return np.asarray(self.dataset.magnitudes, dtype=np.float32)[self.indices]
+            return np.asarray(self.dataset.magnitudes, dtype=np.float32)[self.indices_]
         if target == "label":
-            return np.asarray(self.dataset.labels, dtype=np.int64)[self.indices]
+            return np.asarray(self.dataset.labels, dtype=np.int64)[self.indices_]
         raise ValueError(f"target must be 'magnitude' or 'label', got {target!r}")
 
     def groups(self):
         """Event ids of the samples in this view (for ``GroupKFold``)."""
-        return np.asarray(self.dataset.groups)[self.indices]
+        return np.asarray(self.dataset.groups)[self.indices_]
 
 
 def lazy_xy(dataset, target="magnitude"):

@@ -5,6 +5,7 @@ import numpy as np
 from sklearn.inspection import permutation_importance
 
 from ..metrics import PerClassScorer
+from ..utils import import_optional
 
 __all__ = ["importance_table", "per_class_permutation_importance", "plot_permutation_importance"]
 
@@ -99,12 +100,9 @@ def plot_permutation_importance(result, class_names=None, ax=None):
 
     Returns the matplotlib ``Figure``; save it with ``fig.savefig(path)``.
     """
-    import matplotlib
-
     if ax is None:
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
+        import_optional("matplotlib", extra="plot").use("Agg", force=False)
+        plt = import_optional("matplotlib.pyplot", extra="plot")
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(result["features"]) + 1.5))
     else:
         fig = ax.figure

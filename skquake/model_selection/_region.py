@@ -63,7 +63,7 @@ def region_generalization(estimator, X, y, groups, train_regions=None, test_size
     for an in-region test; a clone of ``estimator`` is fitted on the first part and scored on
     the in-region part and on every other region (all their samples), as in the paper's
     Kahramanmaras experiment. The cross-region splits are those of
-    :class:`skquake.damage.RegionTransferSplit`.
+    :class:`RegionTransferSplit`.
 
     Returns
     -------

@@ -5,7 +5,7 @@ both sides and overestimates every model. Split by event instead, with the ``gro
 (event ids) that :func:`skquake.load_quakeset` returns::
 
     X, y, groups = load_quakeset(path, split="train", target="magnitude", pool=4)
-    cross_val_score(model, X, y, groups=groups, cv=EventKFold(5), scoring=get_scorer("mae"))
+    cross_val_score(model, X, y, groups=groups, cv=EventKFold(5), scoring=get_scorer("neg_mae"))
 
 or select on the file's validation split, as the papers do::
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, PredefinedSplit
+
+from ..datasets import load_quakeset
 
 __all__ = ["EventKFold", "file_split", "predefined_split"]
 
@@ -99,8 +101,6 @@ def file_split(path, mode="bitemporal", target="label", pool=1, fill_value=0.0):
         One split, train -> validation. ``GridSearchCV(..., cv=cv)`` selects on the validation
         split and refits the best model on train + validation.
     """
-    from ..datasets import load_quakeset
-
     parts = [load_quakeset(path, split=s, mode=mode, target=target, pool=pool, fill_value=fill_value)
              for s in ("train", "val")]
     (X_tr, y_tr, g_tr), (X_va, y_va, g_va) = parts

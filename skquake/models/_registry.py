@@ -11,17 +11,24 @@ the registry is queried, so ``import skquake.models`` stays cheap.
 """
 from __future__ import annotations
 
+import collections.abc
+import difflib
 import fnmatch
 import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from ..utils import StrOptions, validate_params
+
 __all__ = [
     "Categorical",
     "FloatRange",
     "IntRange",
     "ModelSpec",
+    "PIPELINE_EXPECTED_FAILED_CHECKS",
     "TASKS",
     "create_model",
     "get_model_spec",
@@ -37,6 +44,14 @@ TASKS = ("detection", "magnitude", "damage")
 #: Modules whose import registers the built-in models. Listed here (not discovered) so that
 #: the order of ``list_models()`` is stable and a broken optional module fails loudly.
 _BUILTIN_MODULES = ("skquake.models.shallow", "skquake.models.deep", "skquake.models.damage")
+
+#: scikit-learn estimator checks that every :class:`~sklearn.pipeline.Pipeline` fails, with the
+#: reason; a registered pipeline passes them (plus its own) as ``expected_failed_checks``.
+#: scikit-learn's own ``make_pipeline(StandardScaler(), SVR())`` fails these two.
+PIPELINE_EXPECTED_FAILED_CHECKS = {
+    "check_estimators_overwrite_params": "Pipeline fits the estimators of its steps parameter in place",
+    "check_dont_overwrite_parameters": "Pipeline fits the estimators of its steps parameter in place",
+}
 
 _REGISTRY: dict[str, "ModelSpec"] = {}
 _builtins_loaded = False
@@ -59,8 +74,6 @@ class Categorical:
         return list(self.choices)
 
     def to_optuna(self):
-        from optuna.distributions import CategoricalDistribution
-
         return CategoricalDistribution(list(self.choices))
 
 
@@ -95,8 +108,6 @@ class FloatRange:
         return [self.low + (self.high - self.low) * i / (self.n_grid - 1) for i in range(self.n_grid)]
 
     def to_optuna(self):
-        from optuna.distributions import FloatDistribution
-
         return FloatDistribution(self.low, self.high, log=self.log)
 
 
@@ -121,8 +132,6 @@ class IntRange:
         return sorted({int(round(v)) for v in vals})
 
     def to_optuna(self):
-        from optuna.distributions import IntDistribution
-
         return IntDistribution(self.low, self.high, log=self.log)
 
 
@@ -150,6 +159,12 @@ class ModelSpec:
         :class:`FloatRange` or :class:`IntRange`.
     tags : tuple of str
         Free-form labels (``"ranking"``, ``"paper"``, ...), used for selection.
+    expected_failed_checks : mapping
+        scikit-learn estimator checks the built estimator cannot pass, each with its reason
+        (read by the common tests, as ``expected_failed_checks`` of
+        :func:`~sklearn.utils.estimator_checks.parametrize_with_checks`). For estimators of
+        skquake's own classes the class says it (``_expected_failed_checks``); this is for
+        composites such as pipelines.
     """
 
     name: str
@@ -160,11 +175,25 @@ class ModelSpec:
     paper_name: str | None = None
     search_space: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple = ()
+    expected_failed_checks: Mapping[str, str] = field(default_factory=dict)
 
     def create(self, **overrides):
         return self.factory(**overrides)
 
 
+@validate_params(
+    {
+        "name": [str],
+        "task": [StrOptions(set(TASKS))],
+        "family": [StrOptions({"shallow", "deep"})],
+        "description": [str],
+        "paper_name": [None, str],
+        "search_space": [None, collections.abc.Mapping],
+        "tags": [list, tuple],
+        "expected_failed_checks": [None, collections.abc.Mapping],
+    },
+    prefer_skip_nested_validation=True,
+)
 def register_model(
     name: str,
     *,
@@ -174,16 +203,44 @@ def register_model(
     paper_name: str | None = None,
     search_space: Mapping[str, Any] | None = None,
     tags: Sequence[str] = (),
+    expected_failed_checks: Mapping[str, str] | None = None,
 ):
     """Decorator that registers a factory under ``name``.
 
     The factory takes keyword overrides and returns an unfitted estimator. Registering the
     same name twice is an error (it would silently change what benchmarks run).
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    task : {"detection", "magnitude", "damage"}
+    family : {"shallow", "deep"}
+    description : str, default=""
+        One line for tables and docs.
+    paper_name : str, optional
+        The row name in the paper this entry reproduces.
+    search_space : mapping, optional
+        Parameter name to :class:`Categorical`, :class:`FloatRange` or :class:`IntRange`.
+    tags : sequence of str, default=()
+        Free-form labels, used for selection.
+    expected_failed_checks : mapping, optional
+        ``{check name: reason}``: scikit-learn estimator checks the built estimator cannot
+        pass (see :attr:`ModelSpec.expected_failed_checks`).
+
+    Examples
+    --------
+    Not run here: it would register the model for the rest of the session.
+
+    >>> from sklearn.dummy import DummyRegressor
+    >>> from skquake.models import create_model, register_model
+    >>> @register_model("dummy-mean", task="magnitude", family="shallow",
+    ...                 description="the training mean")  # doctest: +SKIP
+    ... def dummy_mean(**overrides):
+    ...     return DummyRegressor().set_params(**overrides)
+    >>> create_model("dummy-mean", strategy="median")  # doctest: +SKIP
+    DummyRegressor(strategy='median')
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r} for model {name!r}; expected one of {TASKS}")
-    if family not in ("shallow", "deep"):
-        raise ValueError(f"unknown family {family!r} for model {name!r}; expected 'shallow' or 'deep'")
 
     def decorator(factory):
         if name in _REGISTRY:
@@ -197,6 +254,7 @@ def register_model(
             paper_name=paper_name,
             search_space=dict(search_space or {}),
             tags=tuple(tags),
+            expected_failed_checks=dict(expected_failed_checks or {}),
         )
         return factory
 
@@ -229,6 +287,14 @@ def list_models(
         Keep only models of this task / family.
     tags : sequence of str
         Keep only models that carry all these tags.
+
+    Examples
+    --------
+    >>> from skquake.models import list_models
+    >>> list_models("svr-*")
+    ['svr-rbf', 'svr-poly']
+    >>> list_models(task="detection", family="shallow", tags=("paper",))
+    ['svc-rbf', 'svc-poly', 'rfc']
     """
     _ensure_builtin_models()
     out = []
@@ -251,8 +317,6 @@ def get_model_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        import difflib
-
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise KeyError(
@@ -265,10 +329,25 @@ def create_model(name: str, **overrides):
 
     Keyword overrides are passed to the model's factory (for example ``max_epochs=2`` for a
     deep net or ``pca__n_components=50`` for a pipeline).
+
+    Examples
+    --------
+    >>> from skquake.models import create_model, get_search_space
+    >>> model = create_model("svr-rbf", svr__C=10.0, input_shape=(4, 64, 64))
+    >>> [name for name, _ in model.steps]
+    ['image', 'fill', 'pool', 'db', 'flatten', 'scale', 'pca', 'svr']
+    >>> model.get_params()["svr__C"], model.get_params()["image__input_shape"]
+    (10.0, (4, 64, 64))
+    >>> get_search_space("svr-rbf")["svr__C"]
+    [0.1, 1.0, 10.0]
     """
     return get_model_spec(name).create(**overrides)
 
 
+@validate_params(
+    {"name": [str], "kind": [StrOptions({"grid", "optuna", "raw"})]},
+    prefer_skip_nested_validation=True,
+)
 def get_search_space(name: str, kind: str = "grid") -> dict:
     """The default search space of a registered model.
 
@@ -286,6 +365,4 @@ def get_search_space(name: str, kind: str = "grid") -> dict:
         return dict(space)
     if kind == "grid":
         return {k: v.grid() for k, v in space.items()}
-    if kind == "optuna":
-        return {k: v.to_optuna() for k, v in space.items()}
-    raise ValueError(f"unknown search-space kind {kind!r}; expected 'grid', 'optuna' or 'raw'")
+    return {k: v.to_optuna() for k, v in space.items()}

@@ -1,21 +1,39 @@
-"""Tuning: search objects for registered models and resumable Optuna studies."""
-from ._tuning import (
+"""Hyperparameter search for registered models: ``GridSearchCV``, ``OptunaSearchCV`` and studies.
+
+Three ways in, all with ``GroupKFold`` by event (patches of one earthquake never sit on both
+sides of a split) and a scorer from :func:`skquake.metrics.get_scorer`:
+
+* :func:`make_search_cv` builds a scikit-learn ``GridSearchCV`` or Optuna's ``OptunaSearchCV``
+  for a registered model, with the model's registry search space;
+* :func:`tune` runs (or resumes) an Optuna study stored in an RDB (SQLite by default,
+  PostgreSQL to share it between workers on many machines); deep nets report their
+  validation score every epoch so that the pruner can stop unpromising trials;
+* ``skquake tune MODEL --data PATH ...`` is :func:`tune` from the shell (:func:`main`).
+
+Storage URLs may carry passwords: everything printed or raised here shows :func:`mask_url`.
+
+The modules, one concern each: ``_storage`` (URLs, passwords, opening a storage), ``_search``
+(scorers, spaces, ``*SearchCV``), ``_data`` (what a study reads), ``_objective`` and
+``_pruning`` (one trial; the skorch side is imported only when a trial runs, so importing this
+package does not import torch), ``_study`` (create, resume, fail dead workers' trials),
+``_tune`` (the study loop, the best estimator) and ``_cli`` (``skquake tune``).
+"""
+from ._cli import main
+from ._search import check_params, default_scoring, make_search_cv
+from ._storage import (
     DEFAULT_STORAGE_FILE,
+    STORAGE_ENV,
     StorageError,
-    best_estimator,
-    check_params,
-    default_scoring,
     default_storage_url,
-    main,
-    make_search_cv,
     mask_url,
     open_storage,
-    study_summary,
-    tune,
 )
+from ._study import study_summary
+from ._tune import best_estimator, tune
 
 __all__ = [
     "DEFAULT_STORAGE_FILE",
+    "STORAGE_ENV",
     "StorageError",
     "best_estimator",
     "check_params",

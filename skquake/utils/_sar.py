@@ -8,7 +8,11 @@ DataLoader with worker processes.
 """
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
+
+from ._validation import StrictInterval, validate_params
 
 __all__ = ["to_decibels", "from_decibels", "fill_nan", "average_pool"]
 
@@ -35,7 +39,7 @@ def to_decibels(x, eps=1e-9):
         Same type, shape and (floating) dtype as ``x``.
     """
     if _is_torch(x):
-        import torch
+        import torch  # keeps torch out of the torch-free import path: only torch input gets here
 
         return 10.0 * torch.log10(x + eps)
     x = np.asarray(x)
@@ -47,7 +51,7 @@ def to_decibels(x, eps=1e-9):
 def from_decibels(x):
     """Inverse of :func:`to_decibels` (without removing ``eps``): ``10 ** (x / 10)``."""
     if _is_torch(x):
-        import torch
+        import torch  # keeps torch out of the torch-free import path: only torch input gets here
 
         return torch.pow(10.0, x / 10.0)
     x = np.asarray(x)
@@ -66,6 +70,14 @@ def fill_nan(x, fill_value=0.0, copy=True):
     return x
 
 
+@validate_params(
+    {
+        "x": ["array-like"],
+        "pool": [StrictInterval(Integral, 1, None, closed="left")],
+        "out": [None, np.ndarray],
+    },
+    prefer_skip_nested_validation=True,
+)
 def average_pool(x, pool, out=None):
     """Average-pool the two last (spatial) axes over non-overlapping ``pool x pool`` blocks.
 
@@ -81,9 +93,17 @@ def average_pool(x, pool, out=None):
     Returns
     -------
     ndarray of shape (..., H // pool, W // pool), dtype of ``x`` (or of ``out``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4)
+    >>> average_pool(x, 2)
+    array([[[ 2.5,  4.5],
+            [10.5, 12.5]]], dtype=float32)
     """
     x = np.asarray(x)
-    pool = _check_pool(pool)
+    pool = int(pool)
     if x.ndim < 2:
         raise ValueError(
             f"average_pool needs at least 2 dimensions (..., H, W), got shape {x.shape}"
@@ -101,12 +121,6 @@ def average_pool(x, pool, out=None):
         return out
     blocks = x.reshape(x.shape[:-2] + (h // pool, pool, w // pool, pool))
     return np.mean(blocks, axis=(-3, -1), out=out, dtype=None if out is not None else x.dtype)
-
-
-def _check_pool(pool) -> int:
-    if isinstance(pool, (bool, np.bool_)) or not isinstance(pool, (int, np.integer)) or pool < 1:
-        raise ValueError(f"pool must be a positive integer, got {pool!r}")
-    return int(pool)
 
 
 def _divisors(h, w):

@@ -226,25 +226,27 @@ def test_load_quakeset_matches_dataset_and_pooling(tiny_quakeset, mode):
 def test_load_quakeset_bad_arguments(tiny_quakeset):
     with pytest.raises(ValueError, match="does not divide the image size 32 x 32"):
         load_quakeset(tiny_quakeset, pool=3)
-    with pytest.raises(ValueError, match="pool must be a positive integer"):
+    with pytest.raises(ValueError, match=r"'pool' parameter of load_quakeset must be an int in the range \[1, inf\)"):
         load_quakeset(tiny_quakeset, pool=0)
-    with pytest.raises(ValueError, match="'label' or 'magnitude'"):
+    with pytest.raises(ValueError, match="'target' parameter of load_quakeset must be a str among .*'magnitude'"):
         load_quakeset(tiny_quakeset, target="mag")
 
 
 def test_bad_fill_value_and_transform(tiny_quakeset):
-    with pytest.raises(ValueError, match="fill_value must be a number or None"):
+    with pytest.raises(ValueError, match="'fill_value' parameter of QuakeSet must be None or a float"):
         QuakeSet(tiny_quakeset, fill_value="zero")
-    with pytest.raises(ValueError, match="transform must be callable"):
+    with pytest.raises(ValueError, match="'fill_value' parameter of QuakeSet must be None or a float"):
+        QuakeSet(tiny_quakeset, fill_value=True)
+    with pytest.raises(ValueError, match="'transform' parameter of QuakeSet must be None or a callable"):
         QuakeSet(tiny_quakeset, transform="decibels")
 
 
 def test_unknown_split_and_mode(tiny_quakeset):
-    with pytest.raises(ValueError, match="'train', 'val', 'test', 'all'"):
+    with pytest.raises(ValueError, match="'split' parameter of QuakeSet must be a str among .*'val'.*Got 'valid'"):
         QuakeSet(tiny_quakeset, split="valid")
-    with pytest.raises(ValueError, match="'bitemporal', 'single'"):
+    with pytest.raises(ValueError, match="'mode' parameter of QuakeSet must be a str among .*'single'.*Got 'rgb'"):
         QuakeSet(tiny_quakeset, mode="rgb")
-    with pytest.raises(ValueError, match="'train', 'val', 'test', 'all'"):
+    with pytest.raises(ValueError, match="'split' parameter of load_quakeset must be a str among .*Got 'training'"):
         load_quakeset(tiny_quakeset, split="training")
 
 
@@ -341,5 +343,7 @@ def test_fill_nan_and_average_pool():
     np.testing.assert_array_equal(average_pool(a, 1), a)
     with pytest.raises(ValueError, match="does not divide the image size 4 x 6"):
         average_pool(a, 4)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"'pool' parameter of average_pool must be an int in the range \[1, inf\)"):
         average_pool(a, 1.5)
+    with pytest.raises(ValueError, match="'pool' parameter of average_pool must be an int"):
+        average_pool(a, True)

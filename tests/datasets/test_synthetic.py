@@ -191,13 +191,13 @@ def test_atomic_output(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(n_events=0), "n_events must be an integer >= 1"),
-    (dict(patch_size=2.5), "patch_size must be an integer"),
-    (dict(patches_per_event=True), "patches_per_event must be an integer"),
-    (dict(before_fraction=1.5), r"before_fraction must be a number in \[0, 1\]"),
-    (dict(signal_strength=-1), "signal_strength must be a number >= 0"),
-    (dict(signal_strength=float("nan")), "signal_strength must be a number >= 0"),
-    (dict(signal_strength="strong"), "signal_strength must be a number >= 0"),
+    (dict(n_events=0), r"'n_events' parameter of make_quakeset must be an int in the range \[1, inf\)"),
+    (dict(patch_size=2.5), r"'patch_size' parameter of make_quakeset must be an int in the range \[4, inf\)"),
+    (dict(patches_per_event=True), "'patches_per_event' parameter of make_quakeset must be an int.*Got True"),
+    (dict(before_fraction=1.5), r"'before_fraction' parameter of make_quakeset must be a float in the range \[0.0, 1.0\]"),
+    (dict(signal_strength=-1), r"'signal_strength' parameter of make_quakeset must be a float in the range \[0.0, inf\]"),
+    (dict(signal_strength=float("nan")), "'signal_strength' parameter of make_quakeset must be a float.*Got nan"),
+    (dict(signal_strength="strong"), "'signal_strength' parameter of make_quakeset must be a float.*Got 'strong'"),
 ])
 def test_bad_arguments(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):

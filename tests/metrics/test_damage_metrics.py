@@ -4,15 +4,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import cross_val_score
 
-from skquake.datasets import (
-    DEFAULT_METADATA_COLUMNS,
-)
 from skquake.models.damage import make_metadata_forest
-
-
-M = len(DEFAULT_METADATA_COLUMNS)
-# timm's smallest model; the backbone builder needs chips of at least 32 x 32 for it
-FAST = dict(backbone="test_resnet", max_epochs=1, batch_size=32, random_state=0)
 
 
 def test_damage_metrics_by_hand():

@@ -5,7 +5,6 @@ import pytest
 from sklearn.model_selection import LeaveOneGroupOut
 
 from skquake.datasets import (
-    DEFAULT_METADATA_COLUMNS,
     load_damage,
     read_damage_layout,
 )
@@ -14,7 +13,6 @@ from skquake.models.damage import make_metadata_forest
 from skquake.models import create_model
 
 
-M = len(DEFAULT_METADATA_COLUMNS)
 # timm's smallest model; the backbone builder needs chips of at least 32 x 32 for it
 FAST = dict(backbone="test_resnet", max_epochs=1, batch_size=32, random_state=0)
 

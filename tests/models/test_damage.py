@@ -1,18 +1,27 @@
 """Building-damage models: the fusion classifier, its image-only variant, the metadata forest."""
 import pickle
 
+import joblib
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from skorch import NeuralNetClassifier
 
 from skquake.datasets import (
     DEFAULT_METADATA_COLUMNS,
     DamageDataset,
     split_layout,
 )
-from skquake.models.damage import DamageFusionClassifier, MetadataSelector, balanced_class_weights, make_metadata_forest
+from skquake.models.damage import (
+    DamageFusionClassifier,
+    FusionNet,
+    MetadataSelector,
+    balanced_class_weights,
+    make_metadata_forest,
+)
+from skquake.models.deep import QuakeNetBase
 from skquake.models import create_model, get_search_space, list_models
 
 
@@ -73,7 +82,7 @@ def test_fusion_focal_loss_and_class_weights(fusion, data):
     counts = np.bincount(y, minlength=4)
     expected = len(y) / (4 * counts)
     np.testing.assert_allclose(fusion.class_weight_, expected)
-    criterion = fusion.net_.criterion_
+    criterion = fusion.criterion_
     assert criterion.gamma == 4.0
     np.testing.assert_allclose(criterion.weight.numpy(), expected, rtol=1e-6)
     # the loss of one batch against a hand computation: -w_t (1 - p_t)^4 log p_t, weighted mean
@@ -98,7 +107,7 @@ def test_fusion_reproducible_and_picklable(fusion, data):
 
 
 def test_metadata_masking_in_training(fusion):
-    net = fusion.net_.module_
+    net = fusion.module_
     meta = torch.zeros(64, M)
     net.train()
     torch.manual_seed(0)
@@ -128,14 +137,14 @@ def test_fusion_takes_the_lazy_dataset_and_decibels(fusion, data, damage_file):
                                rtol=1e-5)
     sar = DamageFusionClassifier(**dict(FAST, decibels=True), **layout).fit(X, y)
     # standardisation statistics are taken after the decibel conversion (chips in (0, 1] -> negative dB)
-    assert (sar.net_.module_.image_mean < 0).all()
+    assert (sar.module_.image_mean < 0).all()
     assert np.isfinite(sar.predict_proba(Xt)).all()
 
 
 def test_image_only_variant(data):
     (X, y, _), (Xt, _, _), layout = data
     model = create_model("damage-image", **FAST, **layout).fit(X, y)
-    assert not model.use_metadata and model.net_.module_.n_metadata == 0
+    assert not model.use_metadata and model.module_.n_metadata == 0
     images, _ = split_layout(Xt, layout["input_shape"], M)
     np.testing.assert_allclose(model.predict_proba(Xt), model.predict_proba(images), rtol=1e-5)
     Xn = Xt.copy()
@@ -147,6 +156,40 @@ def test_fusion_works_with_sklearn_tools(data):
     (X, y, groups), _, layout = data
     scores = cross_val_score(DamageFusionClassifier(**FAST, **layout), X, y, cv=2, scoring="accuracy")
     assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+
+
+def test_fusion_is_a_skorch_net_on_the_deep_base(fusion, data, tmp_path):
+    (X, y, _), (Xt, _, _), layout = data
+    assert isinstance(fusion, NeuralNetClassifier) and isinstance(fusion, QuakeNetBase)
+    assert type(fusion.module_) is FusionNet  # a module-level class: pickles by name
+    params = fusion.get_params(deep=False)
+    assert (params["lr"], params["max_epochs"], params["batch_size"], params["optimizer"]) == (
+        1e-3, 1, 32, torch.optim.AdamW)
+    assert params["gamma"] == 4.0 and params["device"] == "cpu" and params["train_split"] is None
+    assert fusion.optimizer_.param_groups[0]["weight_decay"] == 0.05  # the recipe's AdamW
+    assert "lr_schedule" in dict(fusion.callbacks_)
+    copy = clone(fusion)
+    assert not copy.initialized_ and copy.get_params(deep=False).keys() == params.keys()
+    assert copy.set_params(lr=0.01, gamma=2.0, module__drop_rate=0.1).get_params()["module__drop_rate"] == 0.1
+    # persistence: weights only, and joblib
+    expected = fusion.predict_proba(Xt)
+    fusion.save_weights(tmp_path / "w.pt")
+    fresh = DamageFusionClassifier(**FAST, **layout).load_weights(tmp_path / "w.pt")
+    np.testing.assert_array_equal(fresh.predict_proba(Xt), expected)
+    np.testing.assert_array_equal(fresh.classes_, fusion.classes_)
+    np.testing.assert_allclose(fresh.class_weight_, fusion.class_weight_)
+    joblib.dump(fusion, tmp_path / "f.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "f.joblib").predict_proba(Xt), expected)
+
+
+def test_fusion_grid_search_over_skorch_and_module_parameters(data):
+    (X, y, _), _, layout = data
+    search = GridSearchCV(DamageFusionClassifier(**FAST, **layout),
+                          {"lr": [1e-3, 1e-2], "module__drop_rate": [0.0, 0.2]}, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    best = search.best_estimator_
+    assert best.lr == search.best_params_["lr"]
+    assert best.module_.backbone.drop_rate == search.best_params_["module__drop_rate"]  # reached timm
 
 
 # ----------------------------------------------------------------------------- metadata forest

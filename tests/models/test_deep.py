@@ -15,6 +15,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
+from skorch.helper import SliceDataset
 
 from skquake.datasets import LazyImages, lazy_xy
 from skquake.models.deep import (
@@ -259,6 +260,12 @@ def test_lazy_images_index_without_reading(tiny_quakeset):
     np.testing.assert_array_equal(sub[0], ds[3]["image"])
     np.testing.assert_array_equal(sub.targets("label"), ds.labels[[3, 1]])
     assert pickle.loads(pickle.dumps(sub)).shape == sub.shape
+    # skorch's SliceDataset, with the shape of images
+    assert isinstance(X, SliceDataset) and X.ndim == 4 and X[[0, 2]].shape == (2,) + ds.image_shape
+    assert list(X[np.array([4, 0]), ...].indices) == [4, 0]  # scikit-learn's X[key, ...]
+    assert X[1].dtype == np.float32
+    with pytest.raises(IndexError, match="boolean mask"):
+        X[np.ones(3, dtype=bool)]
 
 
 def test_grid_search_group_kfold_on_lazy_data(tiny_quakeset):
@@ -273,6 +280,19 @@ def test_grid_search_group_kfold_on_lazy_data(tiny_quakeset):
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     best = search.best_estimator_
     assert best.criterion_.ranking_weight == search.best_params_["criterion__ranking_weight"]
+
+
+def test_grid_search_over_module_parameters_and_clone():
+    X, y = _data(n=16)
+    reg = QuakeRegressor(**TINY)
+    params = reg.get_params(deep=False)
+    assert (params["lr"], params["max_epochs"], params["batch_size"], params["optimizer"]) == (
+        1e-4, 1, 8, torch.optim.AdamW)
+    assert params["device"] == "cpu" and params["train_split"] is None and params["verbose"] == 0
+    search = GridSearchCV(reg, {"lr": [1e-3, 1e-2], "module__drop_rate": [0.0, 0.3]}, cv=2).fit(X, y)
+    best = search.best_estimator_
+    assert best.module_.backbone.drop_rate == search.best_params_["module__drop_rate"]  # reached timm
+    assert clone(best).get_params(deep=False).keys() == best.get_params(deep=False).keys()
 
 
 def test_parallel_fits_write_separate_checkpoints(tmp_path):
@@ -387,6 +407,7 @@ def test_registered_rank_model_trains_tiny():
         (lambda X, y: (-X, y, {}), "mostly negative"),
         (lambda X, y: (X, y[:5], {}), "X has 8 samples but y has 5"),
         (lambda X, y: (X, y, dict(batch_size=1)), "batch_size"),
+        (lambda X, y: (X, y, dict(iterator_train_shuffle=True)), "did you mean iterator_train__shuffle"),
         (lambda X, y: (X, y, dict(backbone="no_such_net")), "unknown timm backbone"),
         (lambda X, y: (X, y, dict(device="cuda:0" if not torch.cuda.is_available() else "nope")), "device|CUDA"),
     ],

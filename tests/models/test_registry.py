@@ -52,9 +52,12 @@ def test_register_and_create(scratch_registry):
     from sklearn.dummy import DummyRegressor
 
     @register_model("dummy-test", task="magnitude", family="shallow", description="d", tags=("t",),
-                    search_space={"strategy": Categorical(["mean", "median"])})
+                    search_space={"strategy": Categorical(["mean", "median"])},
+                    expected_failed_checks={"check_fit2d_1sample": "a reason"})
     def _dummy(**overrides):
         return DummyRegressor().set_params(**overrides)
+
+    assert get_model_spec("dummy-test").expected_failed_checks == {"check_fit2d_1sample": "a reason"}
 
     assert "dummy-test" in list_models()
     assert list_models("dummy-*") == ["dummy-test"]
@@ -65,14 +68,14 @@ def test_register_and_create(scratch_registry):
     assert set(get_search_space("dummy-test", "optuna")) == {"strategy"}
     with pytest.raises(ValueError, match="already registered"):
         register_model("dummy-test", task="magnitude", family="shallow")(_dummy)
-    with pytest.raises(ValueError, match="search-space kind"):
+    with pytest.raises(ValueError, match="'kind' parameter of get_search_space must be a str among .*Got 'nope'"):
         get_search_space("dummy-test", "nope")
 
 
 def test_register_rejects_unknown_task_and_family():
-    with pytest.raises(ValueError, match="unknown task"):
+    with pytest.raises(ValueError, match="'task' parameter of register_model must be a str among .*Got 'segmentation'"):
         register_model("x", task="segmentation", family="shallow")
-    with pytest.raises(ValueError, match="unknown family"):
+    with pytest.raises(ValueError, match="'family' parameter of register_model must be a str among .*Got 'medium'"):
         register_model("x", task="magnitude", family="medium")
 
 

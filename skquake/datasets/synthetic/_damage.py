@@ -2,13 +2,28 @@
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
+from numbers import Integral
 
+import h5py
 import numpy as np
 
-from ...utils import atomic_output
-from .._damage import CLASS_NAMES, DEFAULT_METADATA_COLUMNS, FORMAT_NAME, FORMAT_VERSION, _IMAGE_CHANNELS, _N_AFTERSHOCKS, _SPLITS, _CLASS_FREQUENCIES
+from ...utils import StrictInterval, atomic_output, validate_params
+from .._damage import (
+    _CLASS_FREQUENCIES,
+    _IMAGE_CHANNELS,
+    _N_AFTERSHOCKS,
+    _SPLITS,
+    CLASS_NAMES,
+    DEFAULT_METADATA_COLUMNS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+)
+
+__all__ = ["main", "make_damage_dataset"]
+
 
 # =========================================================================== the generator
 def _region_params(rng, n_regions):
@@ -130,6 +145,19 @@ def _simulate(rng, n, n_regions, size):
             "split": split}
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        # at least 20 buildings, so that every class and split is present
+        "n_buildings": [StrictInterval(Integral, 20, None, closed="left")],
+        "n_regions": [StrictInterval(Integral, 2, None, closed="left")],
+        "image_size": [StrictInterval(Integral, 8, None, closed="left")],
+        # Whatever numpy.random.default_rng takes (int, Generator, SeedSequence, ...); it checks.
+        "random_state": "no_validation",
+        "overwrite": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_damage_dataset(
     path,
     n_buildings: int = 2000,
@@ -170,15 +198,19 @@ def make_damage_dataset(
     -------
     pathlib.Path
         The path written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skquake.datasets import make_damage_dataset, read_damage_layout
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = make_damage_dataset(Path(tmp.name) / "damage.h5", n_buildings=40, image_size=8)
+    >>> read_damage_layout(path)["input_shape"]
+    (3, 8, 8)
+    >>> tmp.cleanup()
     """
-    import h5py
-
     path = pathlib.Path(path)
-    for name, value, low in (("n_buildings", n_buildings, 20), ("n_regions", n_regions, 2),
-                             ("image_size", image_size, 8)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
     # Check the target before the (slow) simulation, so a refused overwrite costs nothing.
     with atomic_output(path, overwrite=overwrite) as tmp:
         rng = np.random.default_rng(random_state)

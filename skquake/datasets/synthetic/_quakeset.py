@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import time
+from numbers import Integral, Real
 from pathlib import Path
 
+import h5py
 import numpy as np
 import scipy.fft
 
-from ...utils import atomic_output
+from ...utils import Interval, StrictInterval, atomic_output, validate_params
+from .._quakeset import QuakeSet
 
 __all__ = ["make_quakeset", "main", "LAND_COVER"]
 
@@ -191,19 +195,6 @@ def _splits(rng, magnitudes):
     return splits
 
 
-def _check_int(name, value, low):
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
-            or value < low):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_fraction(name, value):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
 def _write_event(f, rng, event_id, split, magnitude, n_patches, size, before_fraction,
                  nodata_fraction, signal_strength):
     group = f.create_group(event_id)
@@ -235,6 +226,21 @@ def _write_event(f, rng, event_id, split, magnitude, n_patches, size, before_fra
     return n_samples
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "n_events": [StrictInterval(Integral, 1, None, closed="left")],
+        "patch_size": [StrictInterval(Integral, 4, None, closed="left")],
+        "patches_per_event": [StrictInterval(Integral, 1, None, closed="left")],
+        # Whatever numpy.random.default_rng takes (int, Generator, SeedSequence, ...); it checks.
+        "random_state": "no_validation",
+        "overwrite": ["boolean"],
+        "before_fraction": [Interval(Real, 0, 1, closed="both")],
+        "nodata_fraction": [Interval(Real, 0, 1, closed="both")],
+        "signal_strength": [StrictInterval(Real, 0, None, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_quakeset(path, n_events=200, patch_size=64, patches_per_event=2, random_state=0,
                   overwrite=False, *, before_fraction=0.8, nodata_fraction=0.15,
                   signal_strength=1.0):
@@ -271,18 +277,24 @@ def make_quakeset(path, n_events=200, patch_size=64, patches_per_event=2, random
     -------
     pathlib.Path
         ``path``.
-    """
-    import h5py
 
-    n_events = _check_int("n_events", n_events, 1)
-    patch_size = _check_int("patch_size", patch_size, 4)
-    patches_per_event = _check_int("patches_per_event", patches_per_event, 1)
-    before_fraction = _check_fraction("before_fraction", before_fraction)
-    nodata_fraction = _check_fraction("nodata_fraction", nodata_fraction)
-    if (isinstance(signal_strength, (bool, np.bool_))
-            or not isinstance(signal_strength, (int, float, np.integer, np.floating))
-            or not signal_strength >= 0):
-        raise ValueError(f"signal_strength must be a number >= 0, got {signal_strength!r}")
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skquake.datasets import QuakeSet, make_quakeset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = make_quakeset(Path(tmp.name) / "tiny.h5", n_events=4, patch_size=8)
+    >>> path.name, QuakeSet(path, split="all").image_shape
+    ('tiny.h5', (4, 8, 8))
+    >>> make_quakeset(path, n_events=4, patch_size=8)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...tiny.h5 already exists; pass overwrite=True to replace it
+    >>> tmp.cleanup()
+    """
+    n_events, patch_size, patches_per_event = int(n_events), int(patch_size), int(patches_per_event)
+    before_fraction, nodata_fraction = float(before_fraction), float(nodata_fraction)
     with atomic_output(path, overwrite=overwrite) as tmp:
         rng = np.random.default_rng(random_state)
         magnitudes = _magnitudes(rng, n_events)
@@ -324,8 +336,6 @@ def main(argv=None) -> int:
                              signal_strength=args.signal_strength)
     except (FileExistsError, FileNotFoundError, IsADirectoryError, ValueError) as exc:
         parser.exit(2, f"skquake make-quakeset: error: {exc}\n")
-    from .._quakeset import QuakeSet
-
     ds = QuakeSet(path, split="all")
     counts = {s: int(np.sum(ds.file_splits == s)) for s in ("train", "validation", "test")}
     print(f"wrote {path}: {len(set(ds.groups))} events, {len(ds)} samples "

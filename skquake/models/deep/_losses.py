@@ -12,29 +12,22 @@ net routes them with the ``criterion__`` prefix (``criterion__margin=0.05``,
 """
 from __future__ import annotations
 
-import numbers
+from numbers import Real
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...utils import StrictInterval, StrOptions, validate_parameter_constraints
+
 __all__ = ["PairwiseRankingLoss", "RegressionRankingLoss", "FocalLoss"]
 
-_PAIRINGS = ("half", "all")
-_KINDS = ("hinge", "logistic")
-_TIES = ("paper", "ignore")
-_REGRESSIONS = ("mse", "l1", "huber")
-_REDUCTIONS = ("mean", "sum", "none")
+_NON_NEGATIVE = [StrictInterval(Real, 0, None, closed="left")]
 
 
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
-def _check_nonnegative(name, value):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+def _check_arguments(module, **values):
+    """Check a loss's arguments against its ``_parameter_constraints`` (scikit-learn's messages)."""
+    validate_parameter_constraints(module._parameter_constraints, values, caller_name=type(module).__name__)
 
 
 def _flat(t: torch.Tensor, what: str) -> torch.Tensor:
@@ -83,12 +76,16 @@ class PairwiseRankingLoss(nn.Module):
         still has a gradient (of zero).
     """
 
+    _parameter_constraints = {
+        "pairing": [StrOptions({"half", "all"})],
+        "kind": [StrOptions({"hinge", "logistic"})],
+        "margin": _NON_NEGATIVE,
+        "ties": [StrOptions({"paper", "ignore"})],
+    }
+
     def __init__(self, pairing="half", kind="hinge", margin=0.02, ties="paper"):
         super().__init__()
-        _check_choice("pairing", pairing, _PAIRINGS)
-        _check_choice("kind", kind, _KINDS)
-        _check_choice("ties", ties, _TIES)
-        _check_nonnegative("margin", margin)
+        _check_arguments(self, pairing=pairing, kind=kind, margin=margin, ties=ties)
         self.pairing = pairing
         self.kind = kind
         self.margin = margin
@@ -157,11 +154,16 @@ class RegressionRankingLoss(nn.Module):
         ``{"regression": float, "ranking": float}`` of the last call (detached), for logging.
     """
 
+    _parameter_constraints = {
+        "regression": [StrOptions({"mse", "l1", "huber"})],
+        "ranking_weight": _NON_NEGATIVE,
+    }
+
     def __init__(self, regression="mse", ranking_weight=1.0, pairing="half", kind="hinge",
                  margin=0.02, ties="paper"):
         super().__init__()
-        _check_choice("regression", regression, _REGRESSIONS)
-        _check_nonnegative("ranking_weight", ranking_weight)
+        # pairing, kind, margin and ties are checked by the PairwiseRankingLoss built below.
+        _check_arguments(self, regression=regression, ranking_weight=ranking_weight)
         self.regression = regression
         self.ranking_weight = ranking_weight
         self.pairing = pairing
@@ -214,10 +216,14 @@ class FocalLoss(nn.Module):
         Target value that is skipped (as in ``cross_entropy``).
     """
 
+    _parameter_constraints = {
+        "gamma": _NON_NEGATIVE,
+        "reduction": [StrOptions({"mean", "sum", "none"})],
+    }
+
     def __init__(self, gamma=2.0, weight=None, reduction="mean", ignore_index=-100):
         super().__init__()
-        _check_nonnegative("gamma", gamma)
-        _check_choice("reduction", reduction, _REDUCTIONS)
+        _check_arguments(self, gamma=gamma, reduction=reduction)
         self.gamma = gamma
         self.reduction = reduction
         self.ignore_index = ignore_index

@@ -12,10 +12,14 @@ These are plain ``torch.nn`` pieces with no skorch in them, shared by the QuakeS
 """
 from __future__ import annotations
 
+import difflib
+from numbers import Integral
+
+import timm
 import torch
 from torch import nn
 
-from ...utils import to_decibels
+from ...utils import StrictInterval, StrOptions, to_decibels, validate_params
 
 __all__ = ["build_backbone", "random_flips", "SARNet"]
 
@@ -60,6 +64,17 @@ def _fresh_head_init(model, pretrained, num_classes, only_if_larger):
             nn.init.zeros_(head.bias)
 
 
+@validate_params(
+    {
+        "name": [str],
+        "in_chans": [StrictInterval(Integral, 1, None, closed="left")],
+        "num_classes": [StrictInterval(Integral, 0, None, closed="left")],
+        "pretrained": ["boolean"],
+        "input_size": [None, tuple, list],
+        "head_init": [StrOptions({"auto", "fan_in", "timm"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=None,
                    head_init="auto", **kwargs):
     """Create the timm model ``name`` for ``in_chans``-channel input.
@@ -96,13 +111,7 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
         Unknown model name, or an input size the backbone cannot take (smaller than its
         downsampling factor, or rejected by a test forward pass).
     """
-    import timm
-
-    if head_init not in ("auto", "fan_in", "timm"):
-        raise ValueError(f"head_init must be 'auto', 'fan_in' or 'timm', got {head_init!r}")
     if not timm.is_model(name):
-        import difflib
-
         close = difflib.get_close_matches(name, timm.list_models(), n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise ValueError(f"unknown timm backbone {name!r}{hint}")

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skquake.benchmark import _benchmark as bench
+from skquake import benchmark as bench
+from skquake.benchmark._store import RESULTS_FILE, lock
 from skquake.models import list_models, register_model
 
 # The miniature profile: full-size tiny images (32 x 32), one epoch, one seed.
@@ -71,22 +72,8 @@ def _run(path, out, **kwargs):
 
 
 def _rows(out):
-    rows, bad = bench.read_rows(Path(out) / bench.RESULTS_FILE)
+    rows, bad = bench.read_rows(Path(out) / RESULTS_FILE)
     return rows, bad
-
-
-def test_task_table_has_the_four_quakeset_tasks():
-    assert list(bench.TASKS)[:4] == [
-        "detection-bitemporal", "magnitude-bitemporal", "detection-single", "magnitude-single",
-    ]
-    for name, task in bench.TASKS.items():
-        assert task.registry_task in ("detection", "magnitude", "damage"), name
-        assert task.metrics, name
-    assert bench.TASKS["magnitude-single"].metrics[:2] == ("mae", "magnitude_accuracy")
-    assert "spearman" in bench.TASKS["magnitude-bitemporal"].metrics
-    assert bench.TASKS["detection-single"].metrics == ("accuracy", "f1")
-    with pytest.raises(ValueError, match="already registered"):
-        bench.register_task(bench.TASKS["detection-single"])
 
 
 def test_miniature_profile_end_to_end(tiny_quakeset, tmp_path):
@@ -146,7 +133,7 @@ def test_stop_and_resume_after_a_kill(tiny_quakeset, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "skquake.cli", *argv], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    results = out / bench.RESULTS_FILE
+    results = out / RESULTS_FILE
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
@@ -232,7 +219,7 @@ def test_changed_settings_never_overwrite_earlier_rows(tiny_quakeset, tmp_path):
 def test_one_run_per_output_folder(tiny_quakeset, tmp_path):
     out = tmp_path / "locked"
     out.mkdir()
-    with bench._lock(out):
+    with lock(out):
         with pytest.raises(RuntimeError, match="another 'skquake benchmark'"):
             _run(tiny_quakeset, out, models=[SHALLOW], tasks=["magnitude-single"])
 
@@ -250,64 +237,6 @@ def test_bad_selection_and_missing_data_give_clear_errors(tiny_quakeset, tmp_pat
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # no empty folders left
 
 
-def test_reports_from_rows_include_the_ranking_plot(tmp_path):
-    """The report layer alone, on hand-written rows: mean ± std, ranking-vs-MSE pairs."""
-    rows = []
-    for model, family, maes in (("rfr", "shallow", (2.0, 2.2)), ("mobilenetv2-mse", "deep", (1.0, 1.2)),
-                                ("mobilenetv2-rank", "deep", (0.8, 0.9))):
-        for seed, mae in enumerate(maes):
-            rows.append({
-                "task": "magnitude-bitemporal", "model": model, "seed": seed, "config_id": "c1",
-                "status": "ok", "family": family, "test_mae": mae, "test_magnitude_accuracy": 0.5,
-                "test_spearman": 0.1, "test_rmse": mae, "latency_ms": 3.0, "fit_s": 1.0,
-                "mflops": 10.0 if family == "deep" else None, "n_params": 1000, "peak_rss_mb": 300.0,
-                "throughput_sps": 100.0,
-            })
-    for row in rows:
-        bench._append_row(tmp_path / bench.RESULTS_FILE, row)
-    files = bench.write_reports(tmp_path, log=lambda *_: None)
-    assert tmp_path / "plots" / "ranking_vs_mse.png" in files
-    md = (tmp_path / "results.md").read_text()
-    assert "| rfr | 1.0k | 2.1000 ± 0.1414 |" in md
-    # shallow models first, then deep ones in registry order
-    assert md.index("| rfr |") < md.index("| mobilenetv2-mse |") < md.index("| mobilenetv2-rank |")
-
-
-def test_default_data_file_is_written_once_and_shared(tmp_path, monkeypatch):
-    from skquake.benchmark import default_data_file
-
-    messages = []
-    path = default_data_file("detection-single", cache_dir=tmp_path, log=messages.append)
-    assert path == tmp_path / "quakeset-synthetic.h5" and path.is_file() and len(messages) == 1
-    mtime = path.stat().st_mtime_ns
-    # Every QuakeSet task and the benchmark scripts share the one file; it is not rewritten.
-    monkeypatch.setenv("SKQUAKE_CACHE_DIR", str(tmp_path))
-    assert default_data_file() == path and path.stat().st_mtime_ns == mtime
-    assert len(messages) == 1
-
-
-def test_probability_metrics_are_scored_from_predict_proba():
-    from skquake.metrics import macro_roc_auc_ovr
-
-    rng = np.random.default_rng(0)
-    y = np.array([0, 1, 2, 3] * 10)
-    proba = rng.dirichlet(np.ones(4), size=len(y))
-    proba[np.arange(len(y)), y] += 0.5  # informative but not perfect
-    proba /= proba.sum(1, keepdims=True)
-    pred = proba.argmax(1)
-    from sklearn.metrics import roc_auc_score
-
-    out = bench._score(["roc_auc_macro", "f1_macro"], y, pred, proba, np.arange(4))
-    assert out["roc_auc_macro"] == pytest.approx(macro_roc_auc_ovr(y, proba))
-    # all classes present: the same as scikit-learn's one-vs-rest macro AUC
-    assert out["roc_auc_macro"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"))
-    assert 0.5 < out["roc_auc_macro"] < 1
-    # Without probabilities (a model without predict_proba) the metric is NaN, the others stay.
-    out = bench._score(["roc_auc_macro", "f1_macro"], y, pred)
-    assert np.isnan(out["roc_auc_macro"]) and 0 < out["f1_macro"] <= 1
-    assert bench._needs_proba(["accuracy", "roc_auc_macro"]) and not bench._needs_proba(["mae", "f1_macro"])
-
-
 def test_damage_task_end_to_end(tmp_path):
     from skquake.datasets.synthetic import make_damage_dataset
 
@@ -321,6 +250,7 @@ def test_damage_task_end_to_end(tmp_path):
     assert bad == 0 and {r["model"] for r in rows} == {"damage-meta-rf", "damage-fusion"}
     for r in rows:
         assert r["status"] == "ok", r.get("error")
+        assert r["selection"] == "none (registered settings)" and "best_epoch" not in r
         for m in bench.TASKS["damage"].metrics:
             assert 0 <= r[f"test_{m}"] <= 1 and 0 <= r[f"val_{m}"] <= 1, (r["model"], m)
     md = (out / "results.md").read_text()

@@ -1,0 +1,232 @@
+"""One row of the benchmark: fit one model on one task with one seed, score and measure it."""
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..metrics import get_metric
+from ..models import get_model_spec
+from ._host import load_avg, now, peak_rss_mb, reset_peak_rss
+from ._profiles import Profile
+from ._tasks import TASKS, BenchTask
+
+__all__ = ["count_fitted_values", "data_key", "load_splits", "needs_proba", "run_row", "score"]
+
+_SPLITS = ("train", "val", "test")
+
+
+# --------------------------------------------------------------------------- data
+def data_key(profile: Profile, family: str) -> tuple:
+    """(lazy, pool) with which a model of ``family`` reads its data under ``profile``."""
+    deep = family == "deep"
+    return deep and profile.lazy_deep, profile.pool if deep else profile.shallow_pool
+
+
+def load_splits(task: BenchTask, path, pool: int, lazy: bool) -> dict:
+    """``{"train": (X, y), "val": (X, y), "test": (X, y)}`` of ``task`` in the file ``path``."""
+    return {s: task.load(path, s, pool=pool, lazy=lazy) for s in _SPLITS}
+
+
+def _one_sample(X):
+    """The first sample as a batch of one, in a form every registered model accepts."""
+    if isinstance(X, np.ndarray):
+        return X[:1]
+    return np.asarray(X[0]["image"], dtype=np.float32)[None]
+
+
+# --------------------------------------------------------------------------- scores
+def needs_proba(names: Sequence[str]) -> bool:
+    """Whether any of these registered metrics reads ``predict_proba``."""
+    return any(get_metric(name).needs_proba for name in names)
+
+
+def _probabilities(estimator, X, names: Sequence[str]):
+    """``(proba, classes)`` of a fitted classifier when a metric needs them, else ``(None, None)``."""
+    if not needs_proba(names) or not hasattr(estimator, "predict_proba"):
+        return None, None
+    return np.asarray(estimator.predict_proba(X)), np.asarray(estimator.classes_)
+
+
+def score(names: Sequence[str], y_true, y_pred, proba=None, classes=None) -> dict:
+    """Metric name -> value from predictions already made; losses reported as losses. A
+    probability metric of a model without ``proba`` is NaN."""
+    return {name: get_metric(name).compute(y_true, y_pred, proba, classes) for name in names}
+
+
+# --------------------------------------------------------------------------- the model
+def _set_existing_params(estimator, params: Mapping[str, Any]) -> dict:
+    """Set the ``params`` the estimator has; return those it took (others do not apply)."""
+    available = estimator.get_params(deep=True)
+    applied = {k: v for k, v in params.items() if k in available}
+    if applied:
+        estimator.set_params(**applied)
+    return applied
+
+
+def _seed_params(estimator, seed: int) -> dict:
+    """Every ``random_state`` / ``*__random_state`` parameter set to ``seed``."""
+    keys = [k for k in estimator.get_params(deep=True) if k == "random_state" or k.endswith("__random_state")]
+    return {k: seed for k in keys}
+
+
+def count_fitted_values(estimator) -> int | None:
+    """Size of a shallow model: numbers a prediction reads (PCA, SVM) plus tree nodes.
+
+    PCA: ``components_``; SVMs: ``support_vectors_`` and ``dual_coef_``; linear models:
+    ``coef_``; tree ensembles: total node count. ``None`` when nothing here is recognised.
+    """
+    total, found = 0, False
+    steps = [s for _, s in getattr(estimator, "steps", [("", estimator)]) if s not in (None, "passthrough")]
+    for step in steps:
+        for attr in ("components_", "support_vectors_", "dual_coef_", "coef_"):
+            value = getattr(step, attr, None)
+            if value is not None and hasattr(value, "size"):
+                total += int(value.size)
+                found = True
+        trees = getattr(step, "estimators_", None)
+        if trees is not None:
+            for tree in np.ravel(np.asarray(trees, dtype=object)):
+                node_count = getattr(getattr(tree, "tree_", None), "node_count", None)
+                if node_count is not None:
+                    total += int(node_count)
+                    found = True
+    return total if found else None
+
+
+def _safe(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:  # pragma: no cover - informational column only
+        return f"unknown ({type(exc).__name__})"
+
+
+# --------------------------------------------------------------------------- one row
+def run_row(job: Mapping[str, Any]) -> dict:
+    """Fit, score and measure one (task, model, seed); never raises, returns the row.
+
+    Parameters
+    ----------
+    job : dict
+        ``task``, ``model``, ``seed``, ``data`` (path), ``profile`` (a :class:`Profile` as a
+        dict), ``device``, ``base`` (fields copied into the row), and optionally
+        ``torch_threads`` and ``preloaded`` (the splits, already loaded).
+
+    Returns
+    -------
+    dict
+        The row: ``status`` ``"ok"`` or ``"failed"`` (then ``error`` names the stage).
+    """
+    task = TASKS[job["task"]]
+    profile = Profile(**job["profile"])
+    seed = int(job["seed"])
+    row = dict(job["base"])
+    row.update(status="failed", error="", started_at=now(), load_avg_1min=load_avg())
+    stage = "setup"
+    previous_threads = None
+    deep_side = None
+    try:
+        from . import _deep as deep_side  # keeps torch out of the torch-free import path
+
+        if job.get("torch_threads"):
+            previous_threads = deep_side.set_torch_threads(job["torch_threads"])
+        deep_side.seed_everything(seed)
+        spec = get_model_spec(job["model"])
+        row.update(family=spec.family, paper_name=spec.paper_name or "")
+        deep = spec.family == "deep"
+
+        stage = "loading data"
+        lazy, pool = data_key(profile, spec.family)
+        data = job.get("preloaded") or load_splits(task, job["data"], pool, lazy)
+        row.update({f"n_{s}": len(data[s][1]) for s in data})
+        sample = _one_sample(data["train"][0])
+        row["input_shape"] = "x".join(map(str, sample.shape[1:]))
+
+        stage = "building the model"
+        estimator = spec.create(**(task.model_kwargs(job["data"]) if task.model_kwargs else {}))
+        overrides = dict(profile.deep_overrides if deep else profile.shallow_overrides)
+        if deep:
+            overrides.update(device=job["device"], verbose=0)
+        overrides.update(_seed_params(estimator, seed))
+        applied = _set_existing_params(estimator, overrides)
+        row["overrides"] = json.dumps(applied, sort_keys=True, default=str)
+
+        selection = None
+        if profile.select_on_val and task.select_on_val:
+            selection = deep_side.selection_callbacks(estimator, task.metrics[0], *data["val"])
+        if selection is not None:
+            extra = list(estimator.get_params().get("callbacks") or [])
+            estimator.set_params(callbacks=extra + selection)
+            row["selection"] = f"best epoch on val {task.metrics[0]}"
+        else:
+            row["selection"] = "none (registered settings)"
+
+        stage = "fit"
+        memory_scope = reset_peak_rss()
+        gpu = job["device"].startswith("cuda")
+        if gpu:
+            deep_side.reset_gpu_peak()
+        X_train, y_train = data["train"]
+        t0 = time.perf_counter()
+        estimator.fit(X_train, None if lazy else y_train)
+        row["fit_s"] = time.perf_counter() - t0
+        if selection is not None:
+            row.update(deep_side.selection_record(estimator, selection))
+
+        stage = "validation"
+        X_val, y_val = data["val"]
+        val_scores = score(task.metrics, y_val, estimator.predict(X_val), *_probabilities(estimator, X_val, task.metrics))
+        row.update({f"val_{k}": v for k, v in val_scores.items()})
+
+        stage = "test"
+        X_test, y_test = data["test"]
+        t0 = time.perf_counter()
+        y_pred = estimator.predict(X_test)
+        predict_s = time.perf_counter() - t0
+        n_test = len(y_test)
+        row.update(
+            predict_s=predict_s,
+            infer_ms_per_sample=1e3 * predict_s / max(n_test, 1),
+            throughput_sps=n_test / predict_s if predict_s > 0 else None,
+        )
+        # Probabilities outside the timed predict: inference time is that of predict alone.
+        test_scores = score(task.metrics, y_test, y_pred, *_probabilities(estimator, X_test, task.metrics))
+        row.update({f"test_{k}": v for k, v in test_scores.items()})
+
+        stage = "latency"
+        one = _one_sample(X_test)
+        times = []
+        for _ in range(max(profile.n_latency, 1)):
+            t0 = time.perf_counter()
+            estimator.predict(one)
+            times.append(time.perf_counter() - t0)
+        row["latency_ms"] = 1e3 * float(np.median(times))
+        row["peak_rss_mb"] = peak_rss_mb()
+        row["peak_rss_scope"] = memory_scope
+        if gpu:
+            row["gpu_peak_mb"] = deep_side.gpu_peak_mb()
+
+        stage = "size"
+        module = deep_side.find_torch_module(estimator)
+        if module is not None:
+            row["n_params"] = int(sum(p.numel() for p in module.parameters()))
+            row["params_kind"] = "torch parameters"
+            try:
+                row["mflops"] = deep_side.flops_per_sample(module, one) / 1e6
+            except Exception as exc:  # a module whose forward takes more than an image
+                row["mflops_error"] = f"{type(exc).__name__}: {exc}"
+        else:
+            row["n_params"] = count_fitted_values(estimator)
+            row["params_kind"] = "fitted values (PCA/SVM arrays, tree nodes)" if row["n_params"] else ""
+        row["status"] = "ok"
+    except Exception as exc:
+        row["error"] = f"{stage}: {type(exc).__name__}: {exc}"
+        row["traceback"] = traceback.format_exc(limit=8)
+    row["device"] = _safe(deep_side.device_description, job["device"]) if deep_side else "unknown"
+    row["finished_at"] = now()
+    if previous_threads is not None:  # in-process rows leave the caller's setting as it was
+        deep_side.set_torch_threads(previous_threads)
+    return row
