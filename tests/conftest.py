@@ -76,3 +76,49 @@ def data(damage_file):
     from skquake.datasets import load_damage, read_damage_layout
 
     return load_damage(damage_file, "train"), load_damage(damage_file, "test"), read_damage_layout(damage_file)
+
+
+@pytest.fixture
+def layout_problems():
+    """``check(fig) -> list of str``: what a reviewer would flag in a figure, measured on a draw.
+
+    Every drawn text lies inside the figure, no two drawn texts overlap (tick labels, titles,
+    names, legend entries), a text placed in an axes (a note, an annotation) lies inside that
+    axes, and no legend covers an axes' data area. An empty list means none of these.
+    """
+    from unittest import mock
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+
+    def check(fig):
+        if not hasattr(fig.canvas, "get_renderer"):  # pyplot.close took the figure's canvas away
+            FigureCanvasAgg(fig)
+        drawn, draw = [], Text.draw
+
+        def record(self, renderer):
+            draw(self, renderer)
+            if self.get_visible() and self.get_text().strip():
+                drawn.append((self, self.get_window_extent(renderer)))
+
+        with mock.patch.object(Text, "draw", record):
+            fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+
+        def inside(box, frame):  # one pixel of slack for antialiasing
+            return (frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1
+                    and frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1)
+
+        problems = [f"{t.get_text()!r} is cut off by the figure edge" for t, b in drawn if not inside(b, fig.bbox)]
+        problems += [f"{a.get_text()!r} overlaps {b.get_text()!r}" for i, (a, ba) in enumerate(drawn)
+                     for b, bb in drawn[i + 1:] if ba.padded(-0.5).overlaps(bb.padded(-0.5))]
+        boxes = {id(t): b for t, b in drawn}
+        for ax in fig.axes:
+            problems += [f"{t.get_text()!r} sticks out of its axes" for t in ax.texts
+                         if id(t) in boxes and not inside(boxes[id(t)], ax.bbox)]
+            problems += [f"a legend covers the data of {ax.get_title()!r}" for leg in fig.findobj(Legend)
+                         if leg.get_visible() and leg.get_window_extent(renderer).overlaps(ax.bbox)]
+        return problems
+
+    return check

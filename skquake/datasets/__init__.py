@@ -4,7 +4,12 @@
 :class:`LazyImages` / :func:`lazy_xy` are views that scikit-learn can split without reading
 pixels; :class:`DamageDataset` and :func:`load_damage` read the damage format.
 :mod:`skquake.datasets.synthetic` writes files of both layouts.
+
+Errors: a file not in its layout raises a :class:`HDF5FormatError` (``QuakeSetFormatError``,
+``DamageFormatError``) naming the file (``path``) and the HDF5 object (``key``); a file that
+changed on disk after it was opened raises :class:`~skquake.utils.FileChangedError`.
 """
+from ..utils import FileChangedError
 from ._damage import (
     CLASS_NAMES,
     DEFAULT_METADATA_COLUMNS,
@@ -17,6 +22,7 @@ from ._damage import (
     split_layout,
     to_layout,
 )
+from ._hdf5 import HDF5FormatError
 from ._quakeset import MODES, SPLITS, QuakeSet, QuakeSetFormatError, load_quakeset
 from .synthetic import make_damage_dataset, make_quakeset
 
@@ -33,6 +39,8 @@ __all__ = [
     "SPLITS",
     "DamageDataset",
     "DamageFormatError",
+    "FileChangedError",
+    "HDF5FormatError",
     "LazyImages",
     "QuakeSet",
     "QuakeSetFormatError",

@@ -17,7 +17,14 @@ from typing import Mapping, Sequence
 import h5py
 import numpy as np
 
-from ..utils import StrOptions, validate_parameter_constraints, validate_params
+from ..utils import (
+    InvalidParameterError,
+    StrOptions,
+    check_capacity,
+    validate_parameter_constraints,
+    validate_params,
+)
+from ._hdf5 import HDF5FormatError, LazyHDF5File, open_index
 
 FORMAT_NAME = "skquake-damage"
 FORMAT_VERSION = 1
@@ -51,73 +58,81 @@ _IMAGE_CHANNELS = ("red", "green", "blue")
 
 
 # =========================================================================== reading
-class DamageFormatError(ValueError):
-    """The file is not a skquake damage file; the message names the file and the key."""
+class DamageFormatError(HDF5FormatError):
+    """The file is not a skquake damage file; the message names the file and the key.
+
+    ``path`` is the file and ``key`` the HDF5 object (:class:`HDF5FormatError`).
+    """
 
 
 _REQUIRED_KEYS = ("images", "metadata", "label", "region", "split")
+_WHAT = "damage file"
 
 
 def _read_index(path: pathlib.Path) -> dict:
     """Everything but the pixels: small arrays and attributes, validated."""
-    if not path.exists():
-        raise FileNotFoundError(f"damage file {path} does not exist")
-    if not h5py.is_hdf5(path):
-        raise DamageFormatError(f"{path}: not an HDF5 file")
-    with h5py.File(path, "r") as f:
+    with open_index(path, what=_WHAT, error=DamageFormatError) as (f, layout, fingerprint):
         missing = [k for k in _REQUIRED_KEYS if k not in f]
         if missing:
-            raise DamageFormatError(f"{path}: missing dataset(s) {missing}; a damage file has {list(_REQUIRED_KEYS)}")
-        images = f["images"]
+            layout.fail(f"missing dataset(s) {missing}; a damage file has {list(_REQUIRED_KEYS)}")
+        images = layout.member(f, "images", "the image chips (N, C, H, W)", kind=h5py.Dataset)
+        layout.check_real(images, "real pixel values (N, C, H, W)")
         if images.ndim != 4:
-            raise DamageFormatError(f"{path}: 'images' must be (N, C, H, W), got shape {images.shape}")
+            layout.fail(f"'images' must be (N, C, H, W), got shape {images.shape}", key="/images")
         n = images.shape[0]
-        meta = f["metadata"]
-        if "columns" not in meta.attrs:
-            raise DamageFormatError(f"{path}: 'metadata' has no 'columns' attribute")
-        columns = tuple(str(_decode(c)) for c in meta.attrs["columns"])
+        meta = layout.member(f, "metadata", "the metadata table (N, columns)", kind=h5py.Dataset)
+        layout.check_real(meta, "real metadata values (NaN where missing)")
+        columns = layout.texts_attr(meta, "columns", "dataset 'metadata'")
         if meta.ndim != 2 or meta.shape != (n, len(columns)):
-            raise DamageFormatError(
-                f"{path}: 'metadata' must be (N={n}, {len(columns)} columns), got shape {meta.shape}")
+            layout.fail(f"'metadata' must be (N={n}, {len(columns)} columns), got shape {meta.shape}",
+                        key="/metadata")
+        scale = layout.number_attr(images, "scale", "dataset 'images'", default=1.0)
+        if not np.isfinite(scale) or scale <= 0:
+            layout.fail(f"dataset 'images' has scale {scale}; expected a positive number", key="/images")
+        codes = {key: layout.read_codes(layout.member(f, key, f"the {key} of each building (N,)",
+                                                      kind=h5py.Dataset), f"integer {key} codes")
+                 for key in ("label", "region", "split")}
+        building_id = (layout.read_codes(layout.member(f, "building_id", "building ids (N,)",
+                                                       kind=h5py.Dataset), "integer building ids")
+                       if "building_id" in f else np.arange(n))
         out = {
             "n": n,
             "image_shape": tuple(int(s) for s in images.shape[1:]),
-            "scale": float(images.attrs.get("scale", 1.0)),
-            "channels": tuple(str(_decode(c)) for c in images.attrs.get("channels", ())),
+            "scale": scale,
+            "channels": layout.texts_attr(images, "channels", "dataset 'images'", default=()),
             "metadata_columns": columns,
             "metadata": meta[...].astype(np.float32),
-            "label": f["label"][...].astype(np.int64),
-            "class_names": tuple(str(_decode(c)) for c in f["label"].attrs.get("class_names", ())),
-            "region": f["region"][...].astype(np.int64),
-            "region_names": tuple(str(_decode(c)) for c in f["region"].attrs.get("region_names", ())),
-            "split": f["split"][...].astype(np.int64),
-            "split_names": tuple(str(_decode(c)) for c in f["split"].attrs.get("split_names", _SPLITS)),
-            "building_id": (f["building_id"][...] if "building_id" in f else np.arange(n)),
+            **codes,
+            "class_names": layout.texts_attr(f["label"], "class_names", "dataset 'label'", default=()),
+            "region_names": layout.texts_attr(f["region"], "region_names", "dataset 'region'", default=()),
+            "split_names": layout.texts_attr(f["split"], "split_names", "dataset 'split'", default=_SPLITS),
+            "building_id": building_id,
+            "fingerprint": fingerprint,
         }
-    for key in ("label", "region", "split"):
-        if out[key].shape != (n,):
-            raise DamageFormatError(f"{path}: '{key}' must have shape ({n},), got {out[key].shape}")
+        for key in ("label", "region", "split", "building_id"):
+            if out[key].shape != (n,):
+                layout.fail(f"'{key}' must have shape ({n},), got {out[key].shape}", key=f"/{key}")
     return out
 
 
-def _decode(value):
-    return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else value
-
-
-def _select(index: dict, split, regions) -> np.ndarray:
+def _select(index: dict, split, regions, path) -> np.ndarray:
     if split == "all":
         mask = np.ones(index["n"], dtype=bool)
     else:
         name = "val" if split == "validation" else split
         if name not in index["split_names"]:
-            raise ValueError(f"unknown split {split!r}; expected one of 'train', 'val', 'test', 'all'")
+            raise InvalidParameterError(
+                f"The 'split' parameter: {path} has no split {split!r}; its 'split' dataset names "
+                f"{list(index['split_names'])} (pass one of them as 'train', 'val', 'test', or 'all')")
         mask = index["split"] == index["split_names"].index(name)
     if regions is not None:
         wanted = []
         for r in np.atleast_1d(regions):
             if isinstance(r, str):
                 if r not in index["region_names"]:
-                    raise ValueError(f"unknown region {r!r}; the file has {list(index['region_names'])}")
+                    raise InvalidParameterError(
+                        f"The 'regions' parameter: unknown region {r!r}; {path} has regions "
+                        f"{list(index['region_names'])}")
                 r = index["region_names"].index(r)
             wanted.append(int(r))
         mask &= np.isin(index["region"], wanted)
@@ -133,7 +148,7 @@ _SELECTION_CONSTRAINTS = {
 }
 
 
-class DamageDataset:
+class DamageDataset(LazyHDF5File):
     """Lazy view of a skquake damage file (one sample per building).
 
     Opening reads the index and the metadata table (small) into memory; image chips are read
@@ -175,6 +190,8 @@ class DamageDataset:
     """
 
     _parameter_constraints = {**_SELECTION_CONSTRAINTS, "transform": [None, callable]}
+    _what = _WHAT
+    _format_error = DamageFormatError
 
     def __init__(self, path, split="train", regions=None, transform=None):
         validate_parameter_constraints(
@@ -187,7 +204,7 @@ class DamageDataset:
         self.regions = regions
         self.transform = transform
         index = _read_index(self.path)
-        self.indices = _select(index, split, regions)
+        self.indices = _select(index, split, regions, self.path)
         self.labels = index["label"][self.indices]
         self.groups = index["region"][self.indices]
         self.metadata = index["metadata"][self.indices]
@@ -198,18 +215,10 @@ class DamageDataset:
         self.channels = index["channels"]
         self.image_shape = index["image_shape"]
         self._scale = index["scale"]
-        self._file = None
-        self._pid = None
+        self._fingerprint = index["fingerprint"]
 
     def __len__(self):
         return len(self.indices)
-
-    def _images(self):
-        # h5py handles cannot cross fork/pickle: reopen in every new process
-        if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._file["images"]
 
     def read_images(self, positions=None) -> np.ndarray:
         """Chips of the given positions (all by default) as float32 ``(n, C, H, W)``."""
@@ -217,14 +226,15 @@ class DamageDataset:
         order = np.argsort(rows)  # h5py fancy indexing needs increasing indices
         out = np.empty((len(rows),) + self.image_shape, dtype=np.float32)
         if len(rows):
-            out[order] = self._images()[rows[order]]
-        return out * np.float32(self._scale)
+            out[order] = self._read("images", rows[order])
+        out *= np.float32(self._scale)
+        return out
 
     def __getitem__(self, i):
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} samples")
         row = int(self.indices[i])
-        image = self._images()[row].astype(np.float32) * np.float32(self._scale)
+        image = self._read("images", row).astype(np.float32) * np.float32(self._scale)
         if self.transform is not None:
             image = self.transform(image)
         return {
@@ -238,20 +248,6 @@ class DamageDataset:
     def layout(self) -> dict:
         """``{"input_shape": (C, H, W), "metadata_columns": (...)}``: the estimators' layout."""
         return {"input_shape": self.image_shape, "metadata_columns": self.metadata_columns}
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_file"] = None
-        state["_pid"] = None
-        return state
-
-    def __del__(self):
-        f = getattr(self, "_file", None)
-        if f is not None:
-            try:
-                f.close()
-            except Exception:  # interpreter shutdown: h5py may already be gone
-                pass
 
     def __repr__(self):
         return (f"DamageDataset({str(self.path)!r}, split={self.split!r}, n={len(self)}, "
@@ -308,6 +304,14 @@ def load_damage(path, split="train", regions=None, metadata=True):
     >>> tmp.cleanup()
     """
     ds = DamageDataset(path, split=split, regions=regions)
+    n_pixels = int(np.prod(ds.image_shape))
+    n_columns = n_pixels + (len(ds.metadata_columns) if metadata else 0)
+    check_capacity(
+        f"load_damage({str(ds.path)!r}, split={split!r}): X of shape ({len(ds)}, {n_columns})",
+        memory=4 * len(ds) * (n_pixels + n_columns),  # the chips, then X
+        parameters=("split", "regions"),
+        hint="select fewer buildings (split, regions) or read them lazily with DamageDataset",
+    )
     images = ds.read_images().reshape(len(ds), -1)
     X = np.hstack([images, ds.metadata]) if metadata else images
     return np.ascontiguousarray(X, dtype=np.float32), ds.labels, ds.groups

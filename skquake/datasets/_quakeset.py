@@ -13,7 +13,9 @@ The sample convention follows the public loaders (TorchGeo ``QuakeSet``):
   normalisation.
 
 Opening a :class:`QuakeSet` reads only groups and attributes (the index); pixels are read in
-``__getitem__`` through an HDF5 handle opened lazily in each process.
+``__getitem__`` through an HDF5 handle opened lazily in each process, after checking that the
+file has not changed since the index was read (:class:`~skquake.utils.FileChangedError`).
+Every error about the file names it and the HDF5 key (:mod:`skquake.datasets._hdf5`).
 """
 from __future__ import annotations
 
@@ -29,9 +31,11 @@ from ..utils import (
     StrictInterval,
     StrOptions,
     average_pool,
+    check_capacity,
     validate_parameter_constraints,
     validate_params,
 )
+from ._hdf5 import HDF5FormatError, LazyHDF5File, open_index
 
 __all__ = ["QuakeSet", "QuakeSetFormatError", "load_quakeset", "SPLITS", "MODES"]
 
@@ -51,8 +55,11 @@ POSITIVE_IMAGES = ("pre", "post")
 NEGATIVE_IMAGES = ("before", "pre")
 
 
-class QuakeSetFormatError(ValueError):
-    """The file is not an HDF5 file in the QuakeSet layout; the message names file and key."""
+class QuakeSetFormatError(HDF5FormatError):
+    """The file is not an HDF5 file in the QuakeSet layout; the message names file and key.
+
+    ``path`` is the file and ``key`` the HDF5 object (:class:`HDF5FormatError`).
+    """
 
 
 #: Constraints of the arguments QuakeSet and load_quakeset share.
@@ -63,90 +70,75 @@ _PARAMETER_CONSTRAINTS = {
     # Any number but a bool; NaN is accepted as before (it leaves no-data as NaN, like None).
     "fill_value": [None, StrictInterval(Real, None, None, closed="both"), Hidden("nan")],
 }
+_WHAT = "QuakeSet file"
+_IMAGE = "an H x W x 2 dataset of real backscatter (VV, VH)"
 
 
-def _as_str(value):
-    if isinstance(value, np.ndarray) and value.shape == ():
-        value = value[()]
-    if isinstance(value, (bytes, np.bytes_)):
-        return value.decode("utf-8", errors="replace")
-    return value
+def _event_info(layout, event, key):
+    """``(split, magnitude)`` of an event group, decoded and checked."""
+    owner = f"event {key!r}"
+    split = layout.text_attr(event, "split", owner)
+    if split not in FILE_SPLITS:
+        layout.fail(f"{owner} has split {split!r}; expected one of "
+                    f"{', '.join(map(repr, FILE_SPLITS))}", key=event.name)
+    magnitude = layout.number_attr(event, "magnitude", owner)
+    if not np.isfinite(magnitude):
+        layout.fail(f"{owner} has magnitude {magnitude}; expected a finite number", key=event.name)
+    return split, magnitude
 
 
 def _build_index(path: Path, file_splits: tuple):
-    """Walk groups and attributes (never pixels); validate the layout of the whole file."""
-    name = str(path)
-    if not h5py.is_hdf5(path):
-        raise QuakeSetFormatError(f"{path}: not an HDF5 file")
+    """Walk groups and attributes (never pixels); validate the layout of the whole file.
+
+    Returns the sample rows, the image height and width and the file's fingerprint.
+    """
     rows = []
     image_hw = None
     n_events = 0
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:  # e.g. truncated or locked file
-        raise QuakeSetFormatError(f"{path}: cannot be opened as HDF5 ({exc})") from exc
-    with f:
+    with open_index(path, what=_WHAT, error=QuakeSetFormatError) as (f, layout, fingerprint):
         for key in sorted(f.keys()):
-            event = f[key]
+            event = layout.member(f, key, "an event group")
             if not isinstance(event, h5py.Group):
                 continue
             n_events += 1
-            attrs = event.attrs
-            if "split" not in attrs:
-                raise QuakeSetFormatError(f"{name}: event {key!r} has no 'split' attribute")
-            split = _as_str(attrs["split"])
-            if split not in FILE_SPLITS:
-                raise QuakeSetFormatError(
-                    f"{name}: event {key!r} has split {split!r}; expected one of "
-                    f"{', '.join(map(repr, FILE_SPLITS))}"
-                )
-            if "magnitude" not in attrs:
-                raise QuakeSetFormatError(f"{name}: event {key!r} has no 'magnitude' attribute")
-            try:
-                magnitude = float(np.asarray(attrs["magnitude"]).reshape(()))
-            except (TypeError, ValueError) as exc:
-                raise QuakeSetFormatError(
-                    f"{name}: event {key!r} has a non-numeric magnitude {attrs['magnitude']!r}"
-                ) from exc
-            if not np.isfinite(magnitude):
-                raise QuakeSetFormatError(f"{name}: event {key!r} has magnitude {magnitude}")
+            split, magnitude = _event_info(layout, event, key)
             for patch in sorted(event.keys()):
-                if patch in COORDINATE_KEYS or not isinstance(event[patch], h5py.Group):
+                if patch in COORDINATE_KEYS:
                     continue
-                group = event[patch]
+                group = layout.member(event, patch, "a patch group")
+                if not isinstance(group, h5py.Group):
+                    continue
                 for image in POSITIVE_IMAGES:
                     if image not in group:
-                        raise QuakeSetFormatError(
-                            f"{name}: patch '{key}/{patch}' has no {image!r} image"
-                        )
+                        layout.fail(f"patch '{key}/{patch}' has no {image!r} image", key=group.name)
                 has_before = "before" in group
                 for image in POSITIVE_IMAGES + (("before",) if has_before else ()):
-                    shape = getattr(group[image], "shape", None)
-                    where = f"{name}: image '{key}/{patch}/{image}'"
+                    dataset = layout.member(group, image, _IMAGE, kind=h5py.Dataset)
+                    layout.check_real(dataset, _IMAGE)
+                    shape = dataset.shape
+                    where = f"image '{key}/{patch}/{image}'"
                     if shape is None or len(shape) != 3 or shape[2] != 2:
-                        raise QuakeSetFormatError(
-                            f"{where} has shape {shape}; expected (H, W, 2) with channels VV, VH"
-                        )
+                        layout.fail(f"{where} has shape {shape}; expected (H, W, 2) with channels VV, VH",
+                                    key=dataset.name)
                     if image_hw is None:
                         image_hw = shape[:2]
                     elif shape[:2] != image_hw:
-                        raise QuakeSetFormatError(
-                            f"{where} has shape {shape}; expected {image_hw + (2,)} like the "
-                            "images before it (all images of a file must have one size)"
-                        )
+                        layout.fail(f"{where} has shape {shape}; expected {image_hw + (2,)} like the "
+                                    "images before it (all images of a file must have one size)",
+                                    key=dataset.name)
                 if split not in file_splits:
                     continue
                 rows.append((key, patch, 0, 1, magnitude, split))
                 if has_before:
                     rows.append((key, patch, 1, 0, 0.0, split))
-    if n_events == 0:
-        raise QuakeSetFormatError(f"{name}: no event groups (not a QuakeSet file?)")
-    if image_hw is None:
-        raise QuakeSetFormatError(f"{name}: no event has a patch group with 'pre'/'post' images")
-    return rows, image_hw
+        if n_events == 0:
+            layout.fail("no event groups (not a QuakeSet file?)")
+        if image_hw is None:
+            layout.fail("no event has a patch group with 'pre'/'post' images")
+    return rows, image_hw, fingerprint
 
 
-class QuakeSet:
+class QuakeSet(LazyHDF5File):
     """Lazy QuakeSet dataset: one sample per (patch, image pair), read on access.
 
     Parameters
@@ -199,27 +191,22 @@ class QuakeSet:
     """
 
     _parameter_constraints = {**_PARAMETER_CONSTRAINTS, "transform": [None, callable]}
+    _what = _WHAT
+    _format_error = QuakeSetFormatError
 
     def __init__(self, path, split="train", mode="bitemporal", fill_value=0.0, transform=None):
-        self._handle = None  # set first: __del__ runs even when __init__ raises
-        self._pid = None
-        self._patch_images = (None, {})
         validate_parameter_constraints(
             self._parameter_constraints,
             {"path": path, "split": split, "mode": mode, "fill_value": fill_value, "transform": transform},
             caller_name=type(self).__name__,
         )
+        self._patch_images = (None, {})
         self.path = Path(path)
         self.split = split
         self.mode = mode
         self.fill_value = fill_value
         self.transform = transform
-        file_splits = SPLITS[split]
-        if not self.path.exists():
-            raise FileNotFoundError(f"QuakeSet file not found: {self.path}")
-        if self.path.is_dir():
-            raise IsADirectoryError(f"expected a QuakeSet HDF5 file, got a directory: {self.path}")
-        rows, (h, w) = _build_index(self.path, file_splits)
+        rows, (h, w), self._fingerprint = _build_index(self.path, SPLITS[split])
         n = len(rows)
         self.groups = np.array([r[0] for r in rows], dtype=str if n else "<U1")
         self.patches = np.array([r[1] for r in rows], dtype=str if n else "<U1")
@@ -228,41 +215,15 @@ class QuakeSet:
         self.magnitudes = np.array([r[4] for r in rows], dtype=np.float32)
         self.file_splits = np.array([r[5] for r in rows], dtype=str if n else "<U1")
         self.image_shape = (4 if mode == "bitemporal" else 2, int(h), int(w))
-        self._handle = None
-        self._pid = None
 
-    # -- per-process HDF5 handle -------------------------------------------------------------
-    def _file(self):
-        # A handle inherited through fork shares HDF5 state with the parent: never reuse it.
-        if self._handle is None or self._pid != os.getpid():
-            self._handle = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._handle
-
+    # -- per-process HDF5 handle (LazyHDF5File), plus the current patch's images -------------
     def close(self):
         """Close this process's HDF5 handle (it is reopened on the next access)."""
-        if getattr(self, "_handle", None) is not None and self._pid == os.getpid():
-            try:
-                self._handle.close()
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
-        self._handle = None
-        self._pid = None
+        super().close()
         self._patch_images = (None, {})
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
     def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_handle"] = None
-        state["_pid"] = None
+        state = super().__getstate__()
         state["_patch_images"] = (None, {})
         return state
 
@@ -310,7 +271,9 @@ class QuakeSet:
             self._patch_images = (key, {})
         images = self._patch_images[1]
         if name not in images:
-            images[name] = self._file()[key[0]][key[1]][name][()]
+            images[name] = self._read(f"{key[0]}/{key[1]}/{name}")
+        else:
+            self._check_unchanged()  # a cached image must still be the file's
         return images[name]
 
     def __getitem__(self, index):
@@ -384,7 +347,14 @@ def load_quakeset(path, split="train", mode="bitemporal", target="label", pool=1
             f"pool={pool} does not divide the image size {h} x {w} of {ds.path}; "
             "choose a pool that divides both"
         )
-    X = np.empty((len(ds), c, h // pool, w // pool), dtype=np.float32)
+    shape = (len(ds), c, h // pool, w // pool)
+    check_capacity(
+        f"load_quakeset({str(ds.path)!r}, split={split!r}, pool={pool}): X of shape {shape}",
+        memory=4 * len(ds) * c * (h // pool) * (w // pool) + 4 * c * h * w,  # X + one sample
+        parameters=("split", "pool"),
+        hint="pass a larger pool, or read lazily with lazy_xy(QuakeSet(path))",
+    )
+    X = np.empty(shape, dtype=np.float32)
     try:
         for i in range(len(ds)):
             average_pool(ds.read_image(i), pool, out=X[i])

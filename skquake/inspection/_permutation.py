@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.inspection import permutation_importance
 
 from ..metrics import PerClassScorer
-from ..utils import import_optional
+from ..utils import fit_tick_labels, import_optional, padded_limits, wrap_text
 
 __all__ = ["importance_table", "per_class_permutation_importance", "plot_permutation_importance"]
 
@@ -98,28 +98,50 @@ def importance_table(result, class_names=None, digits=3):
 def plot_permutation_importance(result, class_names=None, ax=None):
     """Grouped horizontal bar chart of per-class permutation importance (matplotlib).
 
-    Returns the matplotlib ``Figure``; save it with ``fig.savefig(path)``.
+    One row per feature, one bar per class (error bars: std over repeats), the legend to the
+    right of the axes (never over the bars). Long feature and class names are wrapped, the
+    importance axis is never narrower than 0.01 (so that all-zero or noise-level importances
+    are not blown up to fill the plot), and tick labels never overlap; NaN importances leave
+    their bar out.
+
+    Parameters
+    ----------
+    result : dict
+        From :func:`per_class_permutation_importance`.
+    class_names : sequence of str, optional
+        Legend labels (default: the classes).
+    ax : matplotlib Axes, optional
+        Draw there; the figure's layout is then left to the caller (use
+        ``layout="constrained"`` so that the legend outside the axes is kept in the figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Save it with ``fig.savefig(path)``.
     """
+    names = [wrap_text(n, 24) for n in (class_names or [str(c) for c in result["classes"]])]
+    features = [wrap_text(f, 24) for f in result["features"]]
+    mean = np.asarray(result["importances_mean"], dtype=float)
+    std = np.nan_to_num(np.asarray(result["importances_std"], dtype=float))
+    n_feat, n_cls = mean.shape
     if ax is None:
         import_optional("matplotlib", extra="plot").use("Agg", force=False)
         plt = import_optional("matplotlib.pyplot", extra="plot")
-        fig, ax = plt.subplots(figsize=(7, 0.35 * len(result["features"]) + 1.5))
+        lines = sum(f.count("\n") + 1 for f in features)
+        fig, ax = plt.subplots(figsize=(8, 0.2 * lines + 0.15 * n_feat * max(1, n_cls / 4) + 1.5),
+                               layout="constrained")
     else:
         fig = ax.figure
-    names = class_names or [str(c) for c in result["classes"]]
-    mean = np.asarray(result["importances_mean"])
-    std = np.asarray(result["importances_std"])
-    n_feat, n_cls = mean.shape
     height = 0.8 / n_cls
     pos = np.arange(n_feat)
     for j in range(n_cls):
         ax.barh(pos + j * height, mean[:, j], height, xerr=std[:, j], label=names[j])
-    ax.set_yticks(pos + 0.4 - height / 2)
-    ax.set_yticklabels(result["features"])
-    ax.invert_yaxis()
+    ax.set_yticks(pos + 0.4 - height / 2, features)
+    ax.set_ylim(n_feat - 0.5 + 0.4 - height / 2, -0.5 + 0.4 - height / 2)  # first feature on top
+    limits = padded_limits(np.concatenate([[0.0], (mean - std).ravel(), (mean + std).ravel()]))
+    ax.set_xlim(*limits)
     ax.axvline(0, color="k", lw=0.5)
-    ax.set_xlabel(f"drop in one-vs-rest {result['metric']} when shuffled")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
+    ax.set_xlabel(wrap_text(f"drop in one-vs-rest {result['metric']} when shuffled", 60))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize="small")
+    fit_tick_labels(ax)
     return fig
-

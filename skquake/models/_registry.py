@@ -27,6 +27,7 @@ __all__ = [
     "Categorical",
     "FloatRange",
     "IntRange",
+    "FAMILIES",
     "ModelSpec",
     "PIPELINE_EXPECTED_FAILED_CHECKS",
     "TASKS",
@@ -40,6 +41,8 @@ __all__ = [
 #: Known task kinds. ``detection`` and ``magnitude`` are the QuakeSet tasks (each can be run
 #: on bitemporal or single-image input); ``damage`` is building-damage classification.
 TASKS = ("detection", "magnitude", "damage")
+#: Model families: scikit-learn only, or torch.
+FAMILIES = ("shallow", "deep")
 
 #: Modules whose import registers the built-in models. Listed here (not discovered) so that
 #: the order of ``list_models()`` is stable and a broken optional module fails loudly.
@@ -185,7 +188,7 @@ class ModelSpec:
     {
         "name": [str],
         "task": [StrOptions(set(TASKS))],
-        "family": [StrOptions({"shallow", "deep"})],
+        "family": [StrOptions(set(FAMILIES))],
         "description": [str],
         "paper_name": [None, str],
         "search_space": [None, collections.abc.Mapping],
@@ -270,6 +273,15 @@ def _ensure_builtin_models() -> None:
         importlib.import_module(module)
 
 
+@validate_params(
+    {
+        "pattern": [None, str],
+        "task": [None, StrOptions(set(TASKS))],
+        "family": [None, StrOptions(set(FAMILIES))],
+        "tags": [list, tuple, set, frozenset],
+    },
+    prefer_skip_nested_validation=True,
+)
 def list_models(
     pattern: str | None = None,
     *,
@@ -283,10 +295,13 @@ def list_models(
     ----------
     pattern : str, optional
         Shell-style wildcard on the name (``"svr-*"``).
-    task, family : str, optional
-        Keep only models of this task / family.
-    tags : sequence of str
-        Keep only models that carry all these tags.
+    task : {"detection", "magnitude", "damage"}, optional
+        Keep only models of this task (another value raises ``InvalidParameterError``, not an
+        empty list).
+    family : {"shallow", "deep"}, optional
+        Keep only models of this family.
+    tags : list, tuple or set of str, default=()
+        Keep only models that carry all these tags (a single tag is ``("paper",)``).
 
     Examples
     --------
@@ -311,6 +326,7 @@ def list_models(
     return out
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def get_model_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` registered under ``name`` (``KeyError`` naming close matches)."""
     _ensure_builtin_models()
@@ -324,11 +340,13 @@ def get_model_spec(name: str) -> ModelSpec:
         ) from None
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def create_model(name: str, **overrides):
     """Build the unfitted estimator registered under ``name``.
 
     Keyword overrides are passed to the model's factory (for example ``max_epochs=2`` for a
-    deep net or ``pca__n_components=50`` for a pipeline).
+    deep net or ``pca__n_components=50`` for a pipeline). A ``name`` that is not a str raises
+    ``InvalidParameterError``; an unknown one ``KeyError`` naming close matches.
 
     Examples
     --------

@@ -8,7 +8,14 @@ Every transformer here takes either
 * a 2-D array ``(n, F)`` **without** ``input_shape``: plain features, read as ``F`` channels of a
   1 x 1 image. Spatial operations are then no-ops and channel operations act on columns (a table of
   per-channel statistics works with :class:`ChannelSelector`). This is also how scikit-learn's
-  estimator checks, which feed arbitrary 2-D data, see these transformers.
+  estimator checks, which feed arbitrary 2-D data, see these transformers;
+* a list of ``(C, H, W)`` images, or a dataset of them, the inputs the deep estimators take:
+  a :class:`~skquake.datasets.QuakeSet` (or any dataset whose samples are dicts with an
+  ``"image"``) or a :class:`~skquake.datasets.LazyImages` view of one. They are read into one
+  ``(n, C, H, W)`` float32 array first (:func:`_as_images`): the whole split in memory, at full
+  resolution, refused up front when it cannot fit. NaN (no-data) pixels are kept, as the
+  transformers expect; a dataset's ``transform`` is applied. A pipeline still needs ``y``
+  (``pipe.fit(ds, ds.magnitudes)``); the deep estimators read it from the dataset.
 
 The output keeps the layout of the input: 4-D in, 4-D out; 2-D in, 2-D (flattened) out. Use
 :class:`ToImages` once at the start of a pipeline to turn flattened input into 4-D, and
@@ -17,8 +24,9 @@ The output keeps the layout of the input: 4-D in, 4-D out; 2-D in, 2-D (flattene
 Channel conventions (QuakeSet): bitemporal input has 4 channels ``[t0 VV, t0 VH, t1 VV, t1 VH]``;
 single-image input has 2 channels ``[VV, VH]`` of the later acquisition.
 
-``set_output(transform="pandas")`` is honoured when the output is 2-D (``get_feature_names_out``
-names the columns); a 4-D output cannot be a DataFrame and stays a numpy array.
+``set_output(transform="pandas")`` and ``"polars"`` are honoured when the output is 2-D
+(``get_feature_names_out`` names the columns; scikit-learn's own container adapters build the
+DataFrame); a 4-D output cannot be a DataFrame and stays a numpy array.
 """
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ import math
 from numbers import Real
 
 import numpy as np
-from sklearn import get_config
+from sklearn.utils._set_output import _get_container_adapter
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import (
     _check_feature_names_in,
@@ -38,6 +46,7 @@ from sklearn.utils.validation import (
 from ..utils import (
     StrictInterval,
     StrOptions,
+    check_capacity,
     check_image_shape,
     fit_context,
     validate_parameter_constraints,
@@ -52,6 +61,39 @@ POLARIZATIONS = ("VV", "VH")
 FINITE = StrictInterval(Real, None, None, closed="neither")
 #: A real number > 0 (not a bool), infinity included as before: the ``eps`` of logarithms.
 POSITIVE = StrictInterval(Real, 0, None, closed="right")
+
+
+def _as_images(X):
+    """A dataset of images or a list of images as one ``(n, C, H, W)`` array; other X as is.
+
+    Duck-typed like the deep estimators' check (``skquake.datasets.LazyImages`` imports torch,
+    which this layer does not): a ``LazyImages`` view is a dataset with ``indices_`` and
+    ``idx`` (skorch's SliceDataset); a dataset has ``image_shape`` and dict samples.
+    """
+    if all(hasattr(X, a) for a in ("dataset", "indices_", "idx")):
+        # Read through the view's dataset: the view refuses NaN, which is no-data here.
+        dataset, indices, key = X.dataset, np.asarray(X.indices_), X.idx
+    elif all(hasattr(X, a) for a in ("image_shape", "__getitem__", "__len__")) and not hasattr(X, "ndim"):
+        dataset, indices, key = X, np.arange(len(X)), "image"
+    elif isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) >= 2:
+        shapes = list(dict.fromkeys(np.shape(x) for x in X))
+        if len(shapes) > 1:
+            raise ValueError(f"X is a list of images of different shapes ({', '.join(map(str, shapes[:3]))}"
+                             f"{', ...' if len(shapes) > 3 else ''}); every image must have the same (C, H, W)")
+        return np.asarray(X)
+    else:
+        return X
+    shape = tuple(int(s) for s in dataset.image_shape)
+    check_capacity(f"reading {len(indices)} images of shape {shape} of {type(dataset).__name__} into memory",
+                   memory=len(indices) * math.prod(shape) * 4,
+                   hint="read a pooled split with skquake.datasets.load_quakeset(path, pool=...)")
+    out = None
+    for row, i in enumerate(indices):
+        image = np.asarray(dataset[int(i)][key], dtype=np.float32)
+        if out is None:  # the shape after the dataset's transform, if it has one
+            out = np.empty((len(indices),) + image.shape, dtype=np.float32)
+        out[row] = image
+    return out if out is not None else np.empty((0,) + shape, dtype=np.float32)
 
 
 def _pixel_names(channels, h, w):
@@ -109,6 +151,7 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ validation
     def _validate_images(self, X, reset):
         name = type(self).__name__
+        X = _as_images(X)
         input_shape = check_image_shape(self.input_shape, owner=name)
         if getattr(X, "ndim", 2) > 2:
             X = check_array(X, allow_nd=True, dtype=_FLOAT_DTYPES, ensure_all_finite="allow-nan")
@@ -155,7 +198,8 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, C, H, W), or (n, C*H*W) with ``input_shape`` set
+        X : array-like of shape (n, C, H, W), or (n, C*H*W) with ``input_shape`` set; or a
+            list of images, a QuakeSet or a LazyImages (read into memory, see the module)
         y : ignored
 
         Returns
@@ -166,17 +210,34 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         self._validate_images(X, reset=True)
         return self
 
+    def fit_transform(self, X, y=None, **fit_params):
+        """``fit(X, y).transform(X)``, reading a dataset ``X`` once (not once per call).
+
+        Parameters
+        ----------
+        X : array-like, list of images or dataset (see the module)
+        y : ignored
+        **fit_params
+            Passed to ``fit``.
+
+        Returns
+        -------
+        ndarray or DataFrame, as :meth:`transform`
+        """
+        return super().fit_transform(_as_images(X), y, **fit_params)
+
     def transform(self, X):
         """Transform ``X``; the output has the layout of the input (4-D or flattened 2-D).
 
         Parameters
         ----------
-        X : array-like of shape (n, C, H, W), or (n, C*H*W) with ``input_shape`` set
+        X : array-like of shape (n, C, H, W), or (n, C*H*W) with ``input_shape`` set; or a
+            list of images, a QuakeSet or a LazyImages (read into memory, see the module)
 
         Returns
         -------
         ndarray of shape (n, C', H', W'), or (n, C'*H'*W') (a DataFrame under
-        ``set_output(transform="pandas")``)
+        ``set_output(transform="pandas")`` or ``"polars"``)
         """
         check_is_fitted(self)
         X4, was_2d = self._validate_images(X, reset=False)
@@ -200,12 +261,12 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         return np.asarray(input_features, dtype=object)[index]
 
     def set_output(self, *, transform=None):
-        """Choose the container of 2-D outputs: ``"default"`` (numpy) or ``"pandas"``.
+        """Choose the container of 2-D outputs: ``"default"`` (numpy), ``"pandas"`` or ``"polars"``.
 
         4-D outputs always stay numpy arrays. ``None`` leaves the setting unchanged.
         """
         validate_parameter_constraints(
-            {"transform": [None, StrOptions({"default", "pandas"})]},
+            {"transform": [None, StrOptions({"default", "pandas", "polars"})]},
             {"transform": transform},
             caller_name=f"{type(self).__name__}.set_output",
         )
@@ -215,12 +276,9 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def _wrap_2d(self, Xt, X):
-        config = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
-        if config == "default":
-            config = get_config()["transform_output"]
-        if config != "pandas":
+        # scikit-learn's adapter of the configured container (this estimator's set_output, else
+        # the global transform_output): None for numpy; pandas / polars are imported by it.
+        adapter = _get_container_adapter("transform", self)
+        if adapter is None:
             return Xt
-        import pandas as pd  # optional dependency: only set_output(transform="pandas") needs it
-
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(Xt, columns=self.get_feature_names_out(), index=index, copy=False)
+        return adapter.create_container(Xt, X, columns=self.get_feature_names_out)

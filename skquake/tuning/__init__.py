@@ -10,13 +10,17 @@ sides of a split) and a scorer from :func:`skquake.metrics.get_scorer`:
   validation score every epoch so that the pruner can stop unpromising trials;
 * ``skquake tune MODEL --data PATH ...`` is :func:`tune` from the shell (:func:`main`).
 
-Storage URLs may carry passwords: everything printed or raised here shows :func:`mask_url`.
+Storage URLs may carry passwords: they are parsed as SQLAlchemy does, shown masked, and every
+storage is used inside one guard that scrubs the password from every exception, log record,
+warning and background-thread traceback (``_secrets``).
 
-The modules, one concern each: ``_storage`` (URLs, passwords, opening a storage), ``_search``
-(scorers, spaces, ``*SearchCV``), ``_data`` (what a study reads), ``_objective`` and
-``_pruning`` (one trial; the skorch side is imported only when a trial runs, so importing this
-package does not import torch), ``_study`` (create, resume, fail dead workers' trials),
-``_tune`` (the study loop, the best estimator) and ``_cli`` (``skquake tune``).
+The modules, one concern each: ``_secrets`` (URLs, masking, scrubbing), ``_storage`` (which URL
+a storage argument means, opening a storage), ``_search`` (scorers, spaces, fixed parameters,
+``*SearchCV``), ``_data`` (what a study reads), ``_setup`` (what a study records, checked
+before anything is stored), ``_objective`` and ``_pruning`` (one trial; the skorch side is
+imported only when a trial runs, so importing this package does not import torch), ``_study``
+(create, resume, fail dead workers' trials), ``_tune`` (the study loop, the first trial run
+before a study is recorded, the best estimator) and ``_cli`` (``skquake tune``).
 """
 from ._cli import main
 from ._search import check_params, default_scoring, make_search_cv
@@ -25,6 +29,7 @@ from ._storage import (
     STORAGE_ENV,
     StorageError,
     default_storage_url,
+    describe_storage,
     mask_url,
     open_storage,
 )
@@ -39,6 +44,7 @@ __all__ = [
     "check_params",
     "default_scoring",
     "default_storage_url",
+    "describe_storage",
     "main",
     "make_search_cv",
     "mask_url",

@@ -5,7 +5,7 @@ import argparse
 import ast
 import json
 import os
-import sys
+import re
 from pathlib import Path
 
 import joblib
@@ -13,9 +13,9 @@ import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..datasets import MODES, SPLITS
-from ..utils import atomic_output
+from ..utils import CommandParser, atomic_output, input_file, new_file
 from ._search import default_scoring
-from ._storage import DEFAULT_STORAGE_FILE, STORAGE_ENV, StorageError, mask_url, scrub
+from ._storage import DEFAULT_STORAGE_FILE, STORAGE_ENV, mask_url, scrub
 from ._study import storage_url, study_summary
 from ._tune import best_estimator, tune
 
@@ -29,16 +29,44 @@ def _parse_value(text: str):
         return text
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _storage(args) -> str | None:
+    return args.storage or os.environ.get(STORAGE_ENV) or None
+
+
+def _redact(text: str, args) -> str:
+    """Hide the password of the storage URL (given or from the environment) in ``text``.
+
+    Any other URL in the message is masked too: argparse repeats misspelt arguments
+    (``unrecognized arguments: --storagee postgresql://me:secret@host/db``).
+    """
+    storage = _storage(args) if args is not None else os.environ.get(STORAGE_ENV)
+    if storage:
+        text = scrub(text, storage)
+    return re.sub(r"[A-Za-z][\w+.-]*://\S+", lambda m: mask_url(m[0]), text)
+
+
+def _parse_set(text: str) -> tuple:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), _parse_value(value.strip())
+
+
+def _build_parser() -> CommandParser:
+    # Each dest is tune()'s keyword, so that its errors name the flags (see CommandParser).
+    p = CommandParser(
         prog="skquake tune",
         description=(
             "Run or resume an Optuna study of a registered model on a QuakeSet file. Workers "
             "started anywhere with the same --storage and --study-name share the study."
         ),
+        # A database lost mid-study surfaces as a SQLAlchemy error: one line, scrubbed.
+        failures=(SQLAlchemyError,),
+        redact=_redact,
+        interrupted="interrupted; run the same command to resume the study",
     )
     p.add_argument("model", help="registered model name (skquake models)")
-    p.add_argument("--data", required=True, help="QuakeSet HDF5 file")
+    p.add_argument("--data", required=True, type=input_file("QuakeSet file"), help="QuakeSet HDF5 file")
     p.add_argument("--n-trials", type=int, default=20, help="complete+pruned trials the study should reach (default 20)")
     p.add_argument(
         "--storage", default=None,
@@ -55,18 +83,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help=(f"scikit-learn style scorer name, greater is better (default: {default_scoring('magnitude')} "
               f"for magnitude, {default_scoring('detection')} for detection)"),
     )
-    p.add_argument("--param", action="append", default=None, metavar="NAME",
+    p.add_argument("--param", dest="param_space", action="append", default=None, metavar="NAME",
                    help="tune only this registry search-space parameter (repeatable)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="fixed model parameter, e.g. --set max_epochs=3 (repeatable)")
+    p.add_argument("--set", dest="params", action="append", default=[], type=_parse_set,
+                   metavar="NAME=VALUE", help="fixed model parameter, e.g. --set max_epochs=3 (repeatable)")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--no-pruning", action="store_true", help="do not report intermediate scores")
+    p.add_argument("--no-pruning", dest="pruning", action="store_false", help="do not report intermediate scores")
     p.add_argument("--heartbeat-interval", type=int, default=10, help="seconds between trial heartbeats (default 10)")
     p.add_argument("--grace-period", type=int, default=None,
                    help="seconds without heartbeat before a trial counts as dead (default 3x heartbeat)")
     p.add_argument("--connect-timeout", type=int, default=10, help="database connect timeout in seconds (default 10)")
-    p.add_argument("--refit", default=None, metavar="OUT.pkl",
+    p.add_argument("--refit", default=None, type=new_file, metavar="OUT.pkl",
                    help="fit the best parameters on the data and save the estimator (joblib) to this new file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no per-trial log lines")
@@ -97,38 +125,25 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        0 on success, 1 when the study could not run (the message, with any password masked,
-        is on stderr), 2 for bad arguments.
+        0 on success, 1 when the study could not run (the storage failed, trials kept failing),
+        2 for a usage error (a bad option value, an unknown model or scorer, a missing data
+        file, an existing ``--refit`` file, a study of another setup), 130 when interrupted.
+        The message is on stderr, any password hidden.
     """
-    args = _build_parser().parse_args(argv)
-    storage = args.storage or os.environ.get(STORAGE_ENV) or None
-    params = {}
-    for item in args.set:
-        if "=" not in item:
-            print(f"skquake tune: --set expects NAME=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        name, value = item.split("=", 1)
-        params[name.strip()] = _parse_value(value.strip())
-    if args.refit and Path(args.refit).exists():
-        print(f"skquake tune: --refit {args.refit} exists; refusing to overwrite it", file=sys.stderr)
-        return 2
+    return _build_parser().run(_run, argv)
+
+
+def _run(args) -> int:
+    # Errors propagate: CommandParser.run prints them (password hidden) with the exit status.
+    storage = _storage(args)
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.quiet else optuna.logging.INFO)
-    try:
-        study = tune(
-            args.model, args.data, n_trials=args.n_trials, storage=storage, study_name=args.study_name,
-            split=args.split, mode=args.mode, pool=args.pool, lazy=args.lazy, cv=args.cv, scoring=args.scoring,
-            param_space=args.param, params=params, timeout=args.timeout, random_state=args.random_state,
-            pruning=not args.no_pruning, heartbeat_interval=args.heartbeat_interval,
-            grace_period=args.grace_period, connect_timeout=args.connect_timeout,
-        )
-    except (KeyError, ValueError, FileNotFoundError, StorageError, RuntimeError, SQLAlchemyError) as exc:
-        # A database lost mid-study surfaces as a SQLAlchemy error; scrub it like the others.
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        text = f"skquake tune: error: {message}"
-        if storage:
-            text = scrub(text, storage)
-        print(text, file=sys.stderr)
-        return 1
+    study = tune(
+        args.model, args.data, n_trials=args.n_trials, storage=storage, study_name=args.study_name,
+        split=args.split, mode=args.mode, pool=args.pool, lazy=args.lazy, cv=args.cv, scoring=args.scoring,
+        param_space=args.param_space, params=dict(args.params), timeout=args.timeout,
+        random_state=args.random_state, pruning=args.pruning, heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period, connect_timeout=args.connect_timeout,
+    )
     summary = study_summary(study)
     summary["storage"] = mask_url(storage_url(study) or storage or "")
     summary["this_worker_trials"] = getattr(study, "_skquake_worker_trials", [])

@@ -15,7 +15,7 @@ from ..metrics import get_metric, get_scorer
 from ..models import TASKS, create_model, get_model_spec, get_search_space
 from ..utils import Interval, StrictInterval, StrOptions, validate_params
 
-__all__ = ["check_params", "default_scoring", "make_search_cv", "resolve_scorer", "resolve_space"]
+__all__ = ["check_params", "default_scoring", "is_fixed", "make_search_cv", "resolve_scorer", "resolve_space"]
 
 #: Model-registry task -> the registered metric a search optimises when no scoring is given.
 _DEFAULT_METRIC = {"magnitude": "mae", "detection": "accuracy", "damage": "accuracy"}
@@ -80,23 +80,48 @@ def check_params(model: str, params, estimator=None) -> None:
             ) from None
 
 
-def resolve_space(model: str, param_space, kind: str) -> dict:
-    """The search space to use: the registry's, a subset of it by name, or ``param_space`` itself."""
+def is_fixed(name: str, fixed) -> bool:
+    """Whether parameter ``name`` is one of ``fixed`` or routes into one (``pca__n_components`` when ``pca`` is fixed)."""
+    return any(name == f or name.startswith(f + "__") for f in fixed)
+
+
+def resolve_space(model: str, param_space, kind: str, fixed=()) -> dict:
+    """The search space to use: the registry's, a subset of it by name, or ``param_space`` itself,
+    without the ``fixed`` parameters.
+
+    A fixed parameter holds the same value in every candidate, so it is taken out of the space:
+    left in, every candidate's drawn value would replace the fixed one while the search records
+    the fixed value. Its value need not lie within the space's bounds. Asking to both tune
+    (``param_space``) and fix a parameter is an error, as is fixing every parameter of the space.
+    """
     if param_space is None:
         space = get_search_space(model, kind)
         if not space:
             raise ValueError(f"model {model!r} has no search space in the registry; pass param_space")
-        return space
-    if isinstance(param_space, Mapping):
-        return dict(param_space)
-    full = get_search_space(model, kind)
-    missing = [name for name in param_space if name not in full]
-    if missing:
+    elif isinstance(param_space, Mapping):
+        space = dict(param_space)
+    else:
+        full = get_search_space(model, kind)
+        missing = [name for name in param_space if name not in full]
+        if missing:
+            raise ValueError(
+                f"parameter(s) {', '.join(map(repr, missing))} not in the search space of model {model!r}; "
+                f"its search space has: {', '.join(full) or '(nothing)'}"
+            )
+        space = {name: full[name] for name in param_space}
+    both = [name for name in space if is_fixed(name, fixed)]
+    if param_space is not None and both:
         raise ValueError(
-            f"parameter(s) {', '.join(map(repr, missing))} not in the search space of model {model!r}; "
-            f"its search space has: {', '.join(full) or '(nothing)'}"
+            f"parameter(s) {', '.join(map(repr, both))} of model {model!r} are both fixed (params, --set) and "
+            "tuned (param_space, --param); fix them or tune them"
         )
-    return {name: full[name] for name in param_space}
+    tuned = {name: dist for name, dist in space.items() if name not in both}
+    if not tuned:
+        raise ValueError(
+            f"the fixed parameters ({', '.join(map(repr, fixed))}) cover the whole search space of model "
+            f"{model!r} ({', '.join(space)}): nothing is left to tune; fix fewer parameters"
+        )
+    return tuned
 
 
 @validate_params(
@@ -152,7 +177,8 @@ def make_search_cv(
         a sequence of names keeps only those parameters of it; a mapping replaces it (grid
         lists for ``"grid"``, optuna distributions for ``"optuna"``).
     params : mapping, optional
-        Fixed parameters passed to the model's factory (``{"max_epochs": 2}``).
+        Fixed parameters passed to the model's factory (``{"max_epochs": 2}``): every candidate
+        keeps them (they are taken out of the search space, and may lie outside its bounds).
     cv : int
         Number of ``GroupKFold`` splits (by event).
     scoring : str or callable, optional
@@ -183,7 +209,7 @@ def make_search_cv(
     params = dict(params or {})
     check_params(model, params)
     estimator = create_model(model, **params)
-    space = resolve_space(model, param_space, search)
+    space = resolve_space(model, param_space, search, fixed=params)
     check_params(model, space, estimator)
     scorer = resolve_scorer(scoring, spec.task)
     splitter = GroupKFold(n_splits=int(cv))

@@ -17,7 +17,10 @@ from optuna.storages._rdb import models
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-__all__ = ["META_KEY", "count", "fail_beatless_trials", "load_or_create_study", "storage_url", "study_summary"]
+from ._storage import describe_storage
+
+__all__ = ["META_KEY", "count", "fail_beatless_trials", "find_study", "load_or_create_study", "storage_url",
+           "study_summary"]
 
 #: Name of the study user attribute that records what a study tunes (checked on resume).
 META_KEY = "skquake"
@@ -86,6 +89,16 @@ def load_or_create_study(storage, study_name, meta, sampler, pruner):
     return study
 
 
+def find_study(storage, study_name, meta, sampler, pruner):
+    """The existing study ``study_name`` checked against ``meta`` (see :func:`load_or_create_study`),
+    or None when the storage holds no study of that name; creates nothing."""
+    try:
+        storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return None
+    return load_or_create_study(storage, study_name, meta, sampler, pruner)
+
+
 def fail_beatless_trials(study, first_seen: dict, grace_period: float) -> None:
     """Fail running trials that have had no heartbeat at all for ``grace_period`` seconds.
 
@@ -151,13 +164,16 @@ def study_summary(study) -> dict:
     Returns
     -------
     dict
-        ``study_name``, ``n_trials``, one count per trial state (``complete``, ``pruned``,
-        ``fail``, ``running``, ``waiting``), ``meta`` (what skquake recorded), ``best_value``,
-        ``best_params`` and ``best_trial`` (None without a complete trial).
+        ``study_name``, ``storage`` (its URL with the password masked, or what kind of storage it
+        is: :func:`~skquake.tuning.describe_storage`), ``n_trials``, one count per trial state
+        (``complete``, ``pruned``, ``fail``, ``running``, ``waiting``), ``meta`` (what skquake
+        recorded), ``best_value``, ``best_params`` and ``best_trial`` (None without a complete
+        trial).
     """
     trials = study.get_trials(deepcopy=False)
     out = {
         "study_name": study.study_name,
+        "storage": describe_storage(study._storage),
         "n_trials": len(trials),
         **{state.name.lower(): count(trials, state) for state in TrialState},
         "meta": study.user_attrs.get(META_KEY),
@@ -171,7 +187,8 @@ def study_summary(study) -> dict:
     return out
 
 
-def storage_url(study) -> str | None:
-    """The URL of a study's RDB storage (through optuna's cache wrapper), or None."""
-    storage = study._storage
-    return getattr(getattr(storage, "_backend", storage), "url", None)
+
+def storage_url(study) -> str:
+    """Where a study is stored, for summaries (:func:`~skquake.tuning.describe_storage`: a URL with
+    its password masked, a file, or the kind of an in-memory storage)."""
+    return describe_storage(study._storage)

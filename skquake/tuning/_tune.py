@@ -1,10 +1,11 @@
 """``tune``: run or resume a shared Optuna study of a registered model; ``best_estimator``."""
 from __future__ import annotations
 
-import json
+import logging
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
@@ -18,42 +19,19 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 from sklearn.model_selection import GroupKFold
 
-from .._version import __version__
 from ..datasets import MODES, SPLITS
 from ..models import create_model, get_model_spec
 from ..utils import Interval, StrictInterval, StrOptions, validate_params
-from ._data import TARGETS, load_data
+from ._data import load_data
 from ._objective import Objective
-from ._search import check_params, default_scoring, resolve_scorer, resolve_space
-from ._storage import StorageError, mask_url, open_storage, scrub
-from ._study import META_KEY, count, fail_beatless_trials, load_or_create_study
+from ._search import check_params, resolve_scorer, resolve_space
+from ._setup import check_setup, study_meta
+from ._storage import describe_storage, hide_secrets, open_storage, rdb_url, storage_url
+from ._study import META_KEY, count, fail_beatless_trials, find_study, load_or_create_study
 
 __all__ = ["best_estimator", "tune"]
 
 _POSITIVE = StrictInterval(Integral, 1, None, closed="left")
-
-
-def _study_meta(model, spec, data_desc, *, mode, split, pool, lazy, cv, scoring, params, space) -> dict:
-    """What a study tunes, recorded in the study and compared when it is resumed."""
-    if scoring is None:
-        scoring = default_scoring(spec.task)
-    elif not isinstance(scoring, str):
-        scoring = getattr(scoring, "__name__", repr(scoring))
-    return {
-        "model": model,
-        "task": spec.task,
-        "target": TARGETS[spec.task],
-        "mode": mode,
-        "split": split,
-        "pool": int(pool),
-        "lazy": bool(lazy),
-        "cv": int(cv),
-        "scoring": scoring,
-        "params": json.loads(json.dumps(params, default=repr)),
-        "space": sorted(space),
-        "data": data_desc,
-        "version": __version__,
-    }
 
 
 @validate_params(
@@ -116,6 +94,13 @@ def tune(
     study: each runs trials until ``n_trials`` trials of the study are ``COMPLETE`` or
     ``PRUNED`` (whoever ran them), so a killed run started again only runs what is missing.
 
+    A study is recorded only for a setup that works: everything its trials share (cv against
+    the events in the data, fixed values, the ends of the search space, queued sets, the
+    scorer) is checked before the storage is written to, and the first trial of a new study
+    runs in memory; the study is created with that trial once it finished. A setup that
+    fails leaves nothing in the storage, so the corrected call is not refused as "a different
+    setup".
+
     Parameters
     ----------
     model : str
@@ -126,7 +111,10 @@ def tune(
     n_trials : int
         Total ``COMPLETE`` + ``PRUNED`` trials the study should hold when this call returns.
     storage : str, path, optuna storage or None
-        See :func:`open_storage`; default ``sqlite:///<cwd>/skquake-optuna.db``.
+        See :func:`open_storage`; default ``sqlite:///<cwd>/skquake-optuna.db``. In-memory
+        SQLite URLs are refused (a study there cannot be resumed and loses every trial). The
+        storage is used inside :func:`~skquake.tuning._secrets.hide_secrets`: no exception, log
+        record, warning or thread traceback shows its password.
     study_name : str, optional
         Default ``"<model>-<mode>-<data file stem>"``. An existing study of that name is
         resumed (never deleted or overwritten); it must tune the same model, task, target,
@@ -147,10 +135,14 @@ def tune(
         Optuna distributions; default the registry's (``get_search_space(model, "optuna")``),
         a sequence of names keeps only those.
     params : mapping, optional
-        Fixed overrides for the model's factory (``{"max_epochs": 3}``).
+        Fixed overrides for the model's factory (``{"max_epochs": 3}``). A fixed parameter
+        (and whatever routes into it: ``pca`` fixes ``pca__n_components``) holds its value in
+        every trial: it is taken out of the search space, and may lie outside its bounds.
+        Fixing a parameter that ``param_space`` names is an error.
     enqueue : sequence of mappings
-        Parameter sets to try first (e.g. the paper's recipe); each is queued once per study
-        (``enqueue_trial(..., skip_if_exists=True)``), so resuming does not queue it again.
+        Parameter sets to try first (e.g. the paper's recipe), of tuned parameters only; each
+        is queued once per study (``enqueue_trial(..., skip_if_exists=True)``), so resuming does
+        not queue it again.
     timeout : float, optional
         Stop starting new trials after this many seconds.
     random_state : int
@@ -171,58 +163,118 @@ def tune(
     Returns
     -------
     optuna.study.Study
+
+    Raises
+    ------
+    ValueError
+        A setup that cannot work (a parameter the model does not have or refuses, more folds
+        than events, an in-memory storage) or a study of that name with another setup; nothing
+        is written to the storage.
+    StorageError
+        The storage cannot be opened or fails; the message shows its URL with the password
+        masked and no part of the password.
     """
     spec = get_model_spec(model)
     params = dict(params or {})
     base = create_model(model)
     check_params(model, params, base)
-    space = resolve_space(model, param_space, "optuna")
+    space = resolve_space(model, param_space, "optuna", fixed=params)
     check_params(model, space, base)
     estimator = create_model(model, **params) if params else base
     scorer = resolve_scorer(scoring, spec.task)
     for fixed in enqueue:
         check_params(model, fixed, base)
+    # The storage argument is read (in-memory SQLite refused, driver found) before the data.
+    target = storage if isinstance(storage, BaseStorage) else storage_url(storage)
     X, y, groups, data_path = load_data(data, task=spec.task, split=split, mode=mode, pool=pool, lazy=lazy)
     data_desc = data_path if data_path is not None else f"arrays{tuple(np.shape(X))}"
-    meta = _study_meta(model, spec, data_desc, mode=mode, split=split, pool=pool, lazy=lazy, cv=cv,
-                       scoring=scoring, params=params, space=space)
+    source = f"split {split!r} of {data_path}" if data_path is not None else "the data"
+    check_setup(model, estimator, space, enqueue, scorer, scoring, groups, int(cv), source)
+    meta = study_meta(model, spec, data_desc, mode=mode, split=split, pool=pool, lazy=lazy, cv=cv,
+                      scoring=scoring, params=params, space=space)
     if study_name is None:
         stem = Path(data_path).stem if data_path else "arrays"
         study_name = f"{model}-{mode}-{stem}"
-
-    rdb = open_storage(
-        storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-        max_retry=max_retry, connect_timeout=connect_timeout,
-    )
-    url = getattr(rdb, "url", "")
     if pruner is None:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if pruning else optuna.pruners.NopPruner()
-    try:
-        study = load_or_create_study(rdb, study_name, meta, sampler, pruner)
-    except ValueError:
-        raise
-    except Exception as exc:
-        raise StorageError(f"cannot use Optuna storage {mask_url(url)}: {type(exc).__name__}: {scrub(exc, url)}") from None
-
-    for fixed in enqueue:
-        study.enqueue_trial(dict(fixed), skip_if_exists=True)
     objective = Objective(estimator, space, X, y, groups, GroupKFold(n_splits=int(cv)), scorer, epoch_reports=pruning)
-    ran = _run_trials(study, objective, rdb, n_trials=n_trials, timeout=timeout, sampler=sampler,
-                      random_state=random_state, heartbeat_interval=heartbeat_interval,
-                      max_failures=max_failures, callbacks=callbacks)
+    loop = dict(deadline=None if timeout is None else time.monotonic() + float(timeout), sampler=sampler,
+                random_state=random_state, heartbeat_interval=heartbeat_interval, max_failures=max_failures)
+
+    with hide_secrets(rdb_url(target) if isinstance(target, BaseStorage) else target):
+        rdb = open_storage(
+            target, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+            max_retry=max_retry, connect_timeout=connect_timeout,
+        )
+        study = find_study(rdb, study_name, meta, sampler, pruner)
+        ran = []
+        if study is None:
+            study, ran = _record_with_first_trial(rdb, study_name, meta, sampler, pruner, objective, enqueue,
+                                                  callbacks, loop)
+        for fixed in enqueue:
+            study.enqueue_trial(dict(fixed), skip_if_exists=True)
+        ran += _run_trials(study, objective, rdb, n_trials=n_trials, callbacks=callbacks, **loop)
     # What this call ran (other workers may have run the rest), for the CLI summary.
     study._skquake_worker_trials = [t.number for t in ran]
     return study
 
 
-def _run_trials(study, objective, rdb, *, n_trials, timeout, sampler, random_state, heartbeat_interval,
-                max_failures, callbacks) -> list:
-    """Run trials one at a time until the study holds ``n_trials`` finished ones; the trials run."""
-    # Without a heartbeat (an in-memory storage given by the caller) RUNNING trials of dead
-    # workers cannot be told apart from live ones, so they are not waited for.
+@contextmanager
+def _quiet(logger_name: str):
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _record_with_first_trial(rdb, study_name, meta, sampler, pruner, objective, enqueue, callbacks, loop):
+    """Run a new study's first trials in memory; record the study with the first that finished.
+
+    A study records its setup, and a resumed study must have the same; a study recorded before
+    any trial of its setup finished could lock in a setup that does not work (a value a fit
+    refuses, a scorer the model cannot serve). Its first trial therefore runs in memory: if it
+    raises, the storage holds nothing and the corrected command starts afresh; once it
+    finished, the study is created (or, if another worker created it meanwhile, loaded and
+    checked) and the trial copied into it.
+
+    Returns
+    -------
+    (study, [the copied trial])
+    """
+    memory = optuna.storages.InMemoryStorage()
+    with _quiet("optuna.storages._in_memory"):  # "A new study created in memory" would mislead
+        trial_study = optuna.create_study(storage=memory, study_name=study_name, direction="maximize",
+                                          sampler=sampler, pruner=pruner)
+    for fixed in enqueue:
+        trial_study.enqueue_trial(dict(fixed))
+    ran = _run_trials(trial_study, objective, memory, n_trials=1, callbacks=(), **loop,
+                      note="; nothing was written to the storage (a study is recorded with its first finished trial)")
+    finished = [t for t in ran if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    if not finished:
+        raise RuntimeError(
+            f"the timeout ended before a first trial of study {study_name!r} finished; the study is recorded "
+            "with its first finished trial, so nothing was written to the storage"
+        )
+    study = load_or_create_study(rdb, study_name, meta, sampler, pruner)
+    trial_id = study._storage.create_new_trial(study._study_id, template_trial=finished[0])
+    first = study._storage.get_trial(trial_id)
+    for callback in callbacks:
+        callback(study, first)
+    return study, [first]
+
+
+def _run_trials(study, objective, rdb, *, n_trials, deadline, sampler, random_state, heartbeat_interval,
+                max_failures, callbacks, note="") -> list:
+    """Run trials one at a time until the study holds ``n_trials`` finished ones (or ``deadline``,
+    a ``time.monotonic`` value, passed); the trials run. ``note`` ends the message of too many
+    failures in a row."""
+    # Without a heartbeat (an in-memory storage) RUNNING trials of dead workers cannot be told
+    # apart from live ones, so they are not waited for.
     heartbeat = getattr(rdb, "heartbeat_interval", None) is not None
     poll = max(1.0, float(heartbeat_interval) / 2)
-    start = time.monotonic()
     failures = 0
     beatless: dict = {}
     ran: list = []
@@ -240,7 +292,7 @@ def _run_trials(study, objective, rdb, *, n_trials, timeout, sampler, random_sta
         trials = study.get_trials(deepcopy=False)
         done = count(trials, TrialState.COMPLETE, TrialState.PRUNED)
         running = count(trials, TrialState.RUNNING) if heartbeat else 0
-        if done >= n_trials or (timeout is not None and time.monotonic() - start >= timeout):
+        if done >= n_trials or (deadline is not None and time.monotonic() >= deadline):
             return ran
         if done + running >= n_trials:
             # Other workers' trials would finish the study; wait for them to finish or die.
@@ -260,7 +312,7 @@ def _run_trials(study, objective, rdb, *, n_trials, timeout, sampler, random_sta
             if failures >= max_failures:
                 raise RuntimeError(
                     f"{failures} trials of study {study.study_name!r} failed in a row (last: trial {last.number}, "
-                    f"{last.system_attrs.get('fail_reason', 'see the log')}); stopping"
+                    f"{last.system_attrs.get('fail_reason', 'see the log')}); stopping{note}"
                 )
         else:
             failures = 0
@@ -294,11 +346,13 @@ def best_estimator(study, data=None, *, storage=None, fit: bool = True):
     estimator
     """
     if isinstance(study, str):
-        rdb = open_storage(storage)
-        try:
-            study = optuna.load_study(study_name=study, storage=rdb)
-        except KeyError:
-            raise KeyError(f"no study named {study!r} in {mask_url(getattr(rdb, 'url', storage))}") from None
+        target = storage if isinstance(storage, BaseStorage) else storage_url(storage)
+        with hide_secrets(rdb_url(target) if isinstance(target, BaseStorage) else target):
+            rdb = open_storage(target)
+            try:
+                study = optuna.load_study(study_name=study, storage=rdb)
+            except KeyError:
+                raise KeyError(f"no study named {study!r} in {describe_storage(rdb)}") from None
     meta = study.user_attrs.get(META_KEY)
     if meta is None:
         raise ValueError(f"study {study.study_name!r} was not created by skquake tune (no {META_KEY!r} user attribute)")

@@ -15,7 +15,7 @@ from skquake.datasets import (
     split_layout,
     to_layout,
 )
-from skquake.datasets.synthetic._damage import main
+from skquake.datasets.synthetic._cli import make_damage_main as main
 
 
 M = len(DEFAULT_METADATA_COLUMNS)
@@ -62,8 +62,8 @@ def test_cli(tmp_path, capsys):
     out = tmp_path / "cli.h5"
     assert main([str(out), "--n-buildings", "30", "--image-size", "8"]) == 0
     assert DamageDataset(out, split="all").image_shape == (3, 8, 8)
-    assert main([str(out), "--n-buildings", "30"]) == 1
-    assert "overwrite" in capsys.readouterr().err
+    assert main([str(out), "--n-buildings", "30"]) == 2  # an existing output is a usage error
+    assert "pass --overwrite" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- reading

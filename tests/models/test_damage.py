@@ -106,6 +106,20 @@ def test_fusion_reproducible_and_picklable(fusion, data):
     np.testing.assert_array_equal(restored.predict_proba(Xt), fusion.predict_proba(Xt))
 
 
+def test_fusion_pickles_to_its_weights_and_takes_sample_weights(fusion, data):
+    (X, y, _), (Xt, _, _), layout = data
+    weights = sum(t.numel() * t.element_size() for t in fusion.module_.state_dict().values())
+    blob = pickle.dumps(fusion)
+    assert len(blob) <= 1.2 * weights  # the optimizer's state stays out of the pickle
+    np.testing.assert_array_equal(pickle.loads(blob).predict_proba(Xt), fusion.predict_proba(Xt))
+    # sample weights reach the focal loss with the image and the metadata of their samples
+    w = np.where(np.arange(len(y)) % 3 == 0, 4.0, 0.5)
+    weighted = DamageFusionClassifier(**FAST, **layout).fit(X, y, sample_weight=w)
+    assert not np.allclose(weighted.predict_proba(Xt), fusion.predict_proba(Xt))
+    ones = DamageFusionClassifier(**FAST, **layout).fit(X, y, sample_weight=np.ones(len(y)))
+    np.testing.assert_array_equal(ones.predict_proba(Xt), fusion.predict_proba(Xt))
+
+
 def test_metadata_masking_in_training(fusion):
     net = fusion.module_
     meta = torch.zeros(64, M)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from skquake.models.deep import FocalLoss, PairwiseRankingLoss, RegressionRankingLoss
+from skquake.models.deep import FocalLoss, PairwiseRankingLoss, RegressionRankingLoss, weighted_loss
 
 
 def _loop_reference(s, t, pairs, kind, margin, ties):
@@ -179,3 +179,69 @@ def test_criterion_parameters_route_through_skorch():
     assert net.criterion_.ranking.margin == 0.3 and net.criterion_.ranking.pairing == "all"
     net.set_params(criterion__ranking_weight=2.0, criterion__margin=0.1)
     assert net.criterion_.ranking_weight == 2.0 and net.criterion_.ranking.margin == 0.1
+
+
+# --------------------------------------------------------------------------- sample weights
+def test_weighted_torch_regression_losses_are_weighted_means():
+    torch.manual_seed(0)
+    pred, true = torch.randn(6, 1), torch.randn(6, 1)
+    w = torch.tensor([0.0, 1.0, 2.0, 0.5, 3.0, 1.0])
+    expected = (w * (pred - true)[:, 0] ** 2).sum() / w.sum()
+    criterion = torch.nn.MSELoss()
+    torch.testing.assert_close(weighted_loss(criterion, pred, true, w), expected)
+    assert criterion.reduction == "mean"  # restored after the per-sample evaluation
+    torch.testing.assert_close(weighted_loss(criterion, pred, true, torch.ones(6)), criterion(pred, true))
+    summed = weighted_loss(torch.nn.L1Loss(reduction="sum"), pred, true, w)
+    torch.testing.assert_close(summed, (w * (pred - true)[:, 0].abs()).sum())
+
+
+def test_weighted_cross_entropy_normalises_like_torch():
+    torch.manual_seed(0)
+    logits, target = torch.randn(7, 3), torch.tensor([0, 1, 2, 1, -100, 0, 2])
+    class_weight = torch.tensor([1.0, 2.0, 0.5])
+    w = torch.tensor([1.0, 0.0, 2.0, 1.0, 5.0, 0.5, 1.0])
+    criterion = torch.nn.CrossEntropyLoss(weight=class_weight)
+    per_sample = F.cross_entropy(logits, target, weight=class_weight, reduction="none")
+    kept = target != -100
+    norm = (w * class_weight[target.clamp(min=0)] * kept).sum()
+    torch.testing.assert_close(weighted_loss(criterion, logits, target, w), (w * per_sample).sum() / norm)
+    # equal weights: torch's own mean, which divides by the targets' class weights
+    equal = weighted_loss(criterion, logits, target, torch.full((7,), 3.0))
+    torch.testing.assert_close(equal, criterion(logits, target))
+    # the focal loss with gamma=0 is that very weighted cross-entropy
+    focal = FocalLoss(gamma=0.0, weight=class_weight)
+    torch.testing.assert_close(weighted_loss(focal, logits, target, w), weighted_loss(criterion, logits, target, w))
+
+
+def test_zero_weight_samples_leave_regression_and_ranking():
+    torch.manual_seed(0)
+    s, t = torch.randn(6), torch.tensor([0.0, 5.0, 4.0, 6.0, 0.0, 5.5])
+    w = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    keep = w > 0
+    for pairing in ("all", "half"):
+        loss = RegressionRankingLoss(pairing=pairing, ties="ignore")
+        if pairing == "all":  # every pair of the kept samples, and only those
+            torch.testing.assert_close(loss(s, t, sample_weight=w), loss(s[keep], t[keep]))
+        # equal weights are no weights
+        torch.testing.assert_close(loss(s, t, sample_weight=torch.full((6,), 2.0)), loss(s, t))
+    # pairs weigh w_i * w_j: pair (0, 2) weighs 2 * 2 = 4, pair (1, 3) 1 * 0.5
+    s2, t2 = torch.tensor([0.0, 1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    ranking = PairwiseRankingLoss(pairing="half", margin=1.0)  # pairs (0, 2) and (1, 3)
+    # hinge max(0, margin - y d): pair (0, 2) has y = -1, d = 0 -> 1; pair (1, 3) y = +1, d = 1 -> 0
+    per_pair = torch.tensor([1.0, 0.0])
+    w2 = torch.tensor([2.0, 1.0, 2.0, 0.5])
+    pair_w = torch.tensor([4.0, 0.5])
+    torch.testing.assert_close(ranking(s2, t2, sample_weight=w2), (pair_w * per_pair).sum() / pair_w.sum())
+
+
+def test_a_criterion_that_cannot_weight_is_refused():
+    class Plain(torch.nn.Module):
+        def forward(self, y_pred, y_true):
+            return (y_pred - y_true).abs().mean()
+
+    with pytest.raises(ValueError, match="criterion Plain cannot weight samples"):
+        weighted_loss(Plain(), torch.zeros(3), torch.ones(3), torch.ones(3))
+    with pytest.raises(ValueError, match="reduction='none'"):
+        weighted_loss(torch.nn.MSELoss(reduction="none"), torch.zeros(3), torch.ones(3), torch.ones(3))
+    with pytest.raises(ValueError, match="2 values for a batch of 3"):
+        weighted_loss(torch.nn.MSELoss(), torch.zeros(3), torch.ones(3), torch.ones(2))

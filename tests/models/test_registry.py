@@ -86,6 +86,33 @@ def test_unknown_model_names_close_matches():
         get_model_spec("svr-rfb")
 
 
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        # Bad input to the public API fails naming the parameter and what was expected, not
+        # with a TypeError from inside (None, a list) or an empty list (an unknown task).
+        (lambda: create_model(None), r"'name' parameter of create_model must be an instance of 'str'\. Got None"),
+        (lambda: create_model(["svr-rbf"]), r"'name' parameter of create_model must be an instance of 'str'"),
+        (lambda: get_model_spec(3), r"'name' parameter of get_model_spec must be an instance of 'str'\. Got 3"),
+        (lambda: list_models(task="nope"), r"'task' parameter of list_models must be None or a str among .*Got 'nope'"),
+        (lambda: list_models(task="Magnitude"), r"'task' parameter of list_models .*Got 'Magnitude'"),
+        (lambda: list_models(family="shalow"), r"'family' parameter of list_models .*Got 'shalow'"),
+        (lambda: list_models(tags="paper"), r"'tags' parameter of list_models must be an instance of 'list'"),
+        (lambda: list_models(pattern=3), r"'pattern' parameter of list_models must be None or an instance of 'str'"),
+    ],
+)
+def test_public_api_refuses_bad_input_clearly(call, match):
+    with pytest.raises(ValueError, match=match):  # InvalidParameterError is a ValueError
+        call()
+
+
+def test_every_known_task_and_family_can_be_listed():
+    for task in registry.TASKS:
+        assert all(get_model_spec(m).task == task for m in list_models(task=task))
+    assert set(list_models(family="shallow")) | set(list_models(family="deep")) == set(list_models())
+    assert list_models(tags={"paper"}) == list_models(tags=("paper",)) != []
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_every_entry_is_a_consistent_estimator(name):
     """Each entry builds an unfitted estimator of its task whose search space routes."""

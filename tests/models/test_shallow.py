@@ -147,3 +147,44 @@ def test_pipeline_is_clonable_and_fresh():
     a = create_model("svc-rbf")
     assert clone(a).get_params().keys() == a.get_params().keys()
     assert create_model("svc-rbf") is not a
+
+
+@pytest.mark.parametrize("name", ["svr-rbf", "rfc-change"])
+def test_takes_the_inputs_the_deep_nets_take(tiny_quakeset, name):
+    """A list of images, a QuakeSet and a LazyImages view fit and predict as the arrays do."""
+    from skquake.datasets import LazyImages, QuakeSet
+
+    target = get_model_spec(name).task
+    X, y, _ = load_quakeset(tiny_quakeset, split="train", target="magnitude" if target == "magnitude" else "label")
+    expected = _fast(name, random_state=0).fit(X, y).predict(X)
+    with QuakeSet(tiny_quakeset, split="train") as ds:
+        for given in (list(X), tuple(X), ds, LazyImages(ds)):
+            model = _fast(name, random_state=0).fit(given, y)
+            np.testing.assert_allclose(model.predict(given), expected, rtol=1e-5, err_msg=type(given).__name__)
+        # A view of some samples, as scikit-learn's splitters make.
+        part = np.arange(0, len(ds), 2)
+        np.testing.assert_allclose(_fast(name, random_state=0).fit(LazyImages(ds)[part], y[part]).predict(X[part]),
+                                   _fast(name, random_state=0).fit(X[part], y[part]).predict(X[part]), rtol=1e-5)
+        # The pipeline needs y (the deep nets read it from the dataset); scikit-learn says so.
+        with pytest.raises(ValueError, match="requires y to be passed"):
+            _fast(name).fit(ds)
+
+
+def test_dataset_input_keeps_no_data_pixels(tiny_quakeset):
+    # LazyImages refuses NaN (the nets cannot train on it); the shallow pipelines fill it.
+    from skquake.datasets import LazyImages, QuakeSet
+
+    X, y, _ = load_quakeset(tiny_quakeset, target="magnitude", fill_value=None)
+    assert np.isnan(X).any()
+    expected = create_model("svr-rbf").fit(X, y).predict(X)
+    with QuakeSet(tiny_quakeset, fill_value=None) as ds:
+        np.testing.assert_allclose(create_model("svr-rbf").fit(LazyImages(ds), y).predict(ds), expected, rtol=1e-5)
+
+
+def test_list_of_images_of_different_shapes_is_refused_clearly(tiny_quakeset):
+    X, y, _ = load_quakeset(tiny_quakeset, target="magnitude")
+    images = [X[0], X[1][:, :16], X[2]]
+    with pytest.raises(ValueError, match=r"list of images of different shapes \(\(4, 32, 32\), \(4, 16, 32\)\)"):
+        create_model("svr-rbf").fit(images, y[:3])
+    with pytest.raises(ValueError, match=r"expected images of shape \(n, C, H, W\).*\(3, 32, 32\)"):
+        create_model("svr-rbf").fit([x[0] for x in X[:3]], y[:3])  # (H, W) images: no channel axis

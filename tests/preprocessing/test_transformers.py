@@ -233,5 +233,58 @@ def test_set_output_pandas():
     assert isinstance(pooled, pd.DataFrame) and pooled.shape == (5, 4 * 4 * 6)
     # names travel through the pipeline's get_feature_names_out
     assert pipe.get_feature_names_out()[0] == "c0_y0_x0"
-    with pytest.raises(ValueError, match=r"'transform' parameter of Decibels.set_output must be .*'pandas'.*'polars'"):
-        Decibels().set_output(transform="polars")
+    with pytest.raises(ValueError, match=r"'transform' parameter of Decibels.set_output must be .*'polars'.*Got 'xarray'"):
+        Decibels().set_output(transform="xarray")
+
+
+def test_set_output_polars_where_pandas_works():
+    pl = pytest.importorskip("polars")  # in the test extra; skquake itself does not need it
+    flat = X4.reshape(5, -1)
+    df = Decibels(input_shape=(4, 8, 12)).set_output(transform="polars").fit_transform(flat)
+    assert isinstance(df, pl.DataFrame) and df.shape == flat.shape and df.columns[0] == "x0"
+    np.testing.assert_allclose(df.to_numpy(), Decibels(input_shape=(4, 8, 12)).fit_transform(flat))
+    out = Decibels().set_output(transform="polars").fit_transform(X4)
+    assert isinstance(out, np.ndarray) and out.shape == X4.shape  # 4-D stays an array
+    pipe = make_pipeline(AveragePooling(pool_size=2), Flatten())
+    pooled = clone(pipe).set_output(transform="polars").fit_transform(X4)
+    as_pandas = clone(pipe).set_output(transform="pandas").fit_transform(X4)
+    assert isinstance(pooled, pl.DataFrame) and pooled.columns == list(as_pandas.columns)
+    np.testing.assert_array_equal(pooled.to_numpy(), as_pandas.to_numpy())
+
+
+class _Images:
+    """A dataset as the QuakeSet contract has it (``image_shape``, dict samples); counts reads."""
+
+    def __init__(self, X):
+        self.X, self.image_shape, self.reads = X, X.shape[1:], 0
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        self.reads += 1
+        return {"image": self.X[i], "label": 0}
+
+
+@pytest.mark.parametrize("tr", ALL, ids=lambda t: type(t).__name__)
+def test_lists_and_datasets_of_images_are_read_as_arrays(tr):
+    expected = clone(tr).fit_transform(X4)
+    for given in (list(X4), _Images(X4)):
+        np.testing.assert_allclose(clone(tr).fit_transform(given), expected, err_msg=type(given).__name__)
+        np.testing.assert_allclose(clone(tr).fit(X4).transform(given), expected, err_msg=type(given).__name__)
+    dataset = _Images(X4)
+    clone(tr).fit_transform(dataset)
+    assert dataset.reads == len(X4)  # read once by fit_transform, not once by fit and once by transform
+
+
+def test_dataset_too_large_for_memory_is_refused_up_front():
+    class Huge(_Images):
+        def __len__(self):
+            return 10**6
+
+    huge = Huge(X4)
+    huge.image_shape = (4, 4096, 4096)
+    with pytest.raises(ValueError, match=r"reading 1000000 images of shape \(4, 4096, 4096\) of Huge into memory "
+                                         r"needs about .*TiB"):
+        ToImages().fit(huge)
+    assert huge.reads == 0

@@ -58,8 +58,12 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierNetMixin, QuakeNetBase, Neu
         Any timm model name, built with ``num_classes=0`` as a feature extractor.
     backbone_kwargs : dict, optional
         Extra arguments of ``timm.create_model`` (``drop_path_rate``, ``patch_size``, ...).
-    pretrained : bool, default=False
-        Load timm weights (needs them in the local cache; nothing is downloaded by default).
+    pretrained : bool, str or os.PathLike, default=False
+        ``False``: random initialisation. ``True``: timm's published weights (offline from the
+        local cache, else downloaded when the hub can be reached; a ``ConnectionError`` naming
+        the model and the hub within seconds when it cannot). A path: a ``.safetensors`` /
+        ``.pth`` / ``.pt`` state dict of the backbone's timm architecture, loaded offline (the
+        first convolution adapted to the chips' channels).
     input_shape : tuple (C, H, W), optional
         Shape of one chip, to cut 2-D input; taken from the data for 4-D / dict input. A 2-D
         ``X`` without it is read as skquake does elsewhere: the image part as ``C`` channels
@@ -127,12 +131,13 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierNetMixin, QuakeNetBase, Neu
                  predict_batch_size=None, decibels=False, flips=True, weight_decay=0.05, warmup=0.1,
                  amp=False, channels_last=False, random_state=None, module=FusionNet, criterion=FocalLoss,
                  optimizer=torch.optim.AdamW, lr=1e-3, max_epochs=20, batch_size=32, train_split=None,
-                 verbose=0, **kwargs):
+                 verbose=0, keep_training_state=False, **kwargs):
         super().__init__(
             module, backbone=backbone, pretrained=pretrained, input_shape=input_shape, decibels=decibels,
             flips=flips, weight_decay=weight_decay, warmup=warmup, amp=amp, channels_last=channels_last,
-            random_state=random_state, criterion=criterion, optimizer=optimizer, lr=lr,
-            max_epochs=max_epochs, batch_size=batch_size, train_split=train_split, verbose=verbose, **kwargs)
+            random_state=random_state, keep_training_state=keep_training_state, criterion=criterion,
+            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
+            verbose=verbose, **kwargs)
         self.backbone_kwargs = backbone_kwargs
         self.metadata_columns = metadata_columns
         self.use_metadata = use_metadata

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ...utils import to_decibels
-from ..deep import build_backbone, random_flips
+from ..deep import backbone_forward, build_backbone, full_precision, random_flips
 
 __all__ = ["FusionNet"]
 
@@ -38,7 +38,9 @@ class FusionNet(nn.Module):
         Random horizontal and vertical flips in training.
     decibels : bool, default=False
         Convert the images to decibels first.
-    pretrained : bool, default=False
+    pretrained : bool, str or os.PathLike, default=False
+        ``True``: timm's published weights; a path: a weights file loaded offline (see
+        :func:`~skquake.models.deep.build_backbone`).
     input_size : tuple (H, W), optional
         Checked by :func:`~skquake.models.deep.build_backbone`.
     backbone_kwargs : dict, optional
@@ -96,9 +98,12 @@ class FusionNet(nn.Module):
             image = random_flips(image)
         if self.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        features = self.backbone(image)
-        if self.n_metadata:
-            if meta is None:  # no table at all: every value missing
-                meta = image.new_full((image.shape[0], self.n_metadata), float("nan"))
-            features = torch.cat([features, self.embed_metadata(meta)], dim=1)
-        return self.head(features)
+        # Under autocast (amp=True) only the backbone's features run in bfloat16: its pooling,
+        # the metadata branch and the head run in float32, so probabilities keep float32 resolution.
+        features = backbone_forward(self.backbone, image)
+        with full_precision(features):
+            if self.n_metadata:
+                if meta is None:  # no table at all: every value missing
+                    meta = image.new_full((image.shape[0], self.n_metadata), float("nan"))
+                features = torch.cat([features, self.embed_metadata(meta)], dim=1)
+            return self.head(features)

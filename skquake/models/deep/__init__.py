@@ -10,8 +10,8 @@ from ._base import ClassifierNetMixin, QuakeNetBase, softmax
 from ._callbacks import FitCheckpoint, WarmupOneCycle
 from ._data import NoSingletonBatchSampler
 from ._estimators import QuakeClassifier, QuakeRegressor
-from ._losses import FocalLoss, PairwiseRankingLoss, RegressionRankingLoss
-from ._nets import SARNet, build_backbone, random_flips
+from ._losses import FocalLoss, PairwiseRankingLoss, RegressionRankingLoss, weighted_loss
+from ._nets import SARNet, backbone_forward, build_backbone, full_precision, random_flips
 
 __all__ = [
     "ClassifierNetMixin",
@@ -25,7 +25,10 @@ __all__ = [
     "RegressionRankingLoss",
     "SARNet",
     "WarmupOneCycle",
+    "backbone_forward",
     "build_backbone",
+    "full_precision",
     "random_flips",
     "softmax",
+    "weighted_loss",
 ]

@@ -11,8 +11,10 @@ only says how its input becomes tensors and which torch module it builds:
 - the training recipe: AdamW ``weight_decay``, a warm-up one-cycle schedule stepped per batch
   (:class:`~skquake.models.deep.WarmupOneCycle`), training batches that never hold a single
   sample (:class:`~skquake.models.deep.NoSingletonBatchSampler`), optional bfloat16 autocast;
-- persistence: :meth:`~QuakeNetBase.save_weights` / :meth:`~QuakeNetBase.load_weights`
-  (pickling is skorch's).
+- per-sample weights: ``fit(X, y, sample_weight=...)`` weights the loss
+  (:func:`~skquake.models.deep.weighted_loss`);
+- persistence: :meth:`~QuakeNetBase.save_weights` / :meth:`~QuakeNetBase.load_weights`;
+  pickling is skorch's, without the optimizer's state unless ``keep_training_state=True``.
 
 Everything goes through skorch's hooks (``get_iterator``, ``infer``, ``get_params_for_optimizer``,
 the default callbacks; the estimators add ``initialize_module`` and ``get_dataset``): ``fit``
@@ -30,14 +32,16 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import _check_sample_weight, column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.dataset import get_len
+from skorch.utils import to_tensor
 
 from ...utils import Options, StrictInterval, check_image_shape
 from ._callbacks import WarmupOneCycle, _index_accuracy
-from ._data import NoSingletonBatchSampler
+from ._data import NoSingletonBatchSampler, _WeightedDataset, split_weights
+from ._losses import weighted_loss
 
 __all__ = ["QuakeNetBase", "ClassifierNetMixin", "softmax"]
 
@@ -50,7 +54,8 @@ RECIPE_PARAMETERS_DOC = """\
     warmup : float in [0, 1), default=0.1
         Warm-up fraction of the one-cycle learning-rate schedule (stepped per batch).
     amp : bool, default=False
-        bfloat16 autocast for forward passes (the loss in float32).
+        bfloat16 autocast for the backbone's forward pass; its head, the output transforms
+        and the loss run in float32, so predictions keep float32 resolution.
     channels_last : bool, default=False
         Channels-last memory format for the backbone and its input.
     random_state : int, RandomState or None, default=None
@@ -75,6 +80,12 @@ RECIPE_PARAMETERS_DOC = """\
         regions: prefer an outer group-aware split for honest validation.
     verbose : int, default=0
         1: skorch's per-epoch table; 2: also a progress bar over batches.
+    keep_training_state : bool, default=False
+        Whether ``pickle`` / ``joblib.dump`` keep the optimizer's state (AdamW: two moment
+        tensors per weight, twice the size of the weights). By default a fitted estimator
+        pickles to about the size of its weights and predicts identically once loaded;
+        ``partial_fit`` / ``warm_start`` after loading go on training with a fresh optimizer.
+        True keeps the state, for resuming exactly where training stopped.
     **kwargs
         skorch's other arguments, with skorch's defaults, recorded by skorch (``get_params``,
         ``set_params`` and ``clone`` see them): ``device="cpu"`` (``"cuda"`` trains on a GPU;
@@ -165,7 +176,8 @@ class QuakeNetBase:
 
     _parameter_constraints: dict = {
         "backbone": [str],
-        "pretrained": ["boolean"],
+        # True, False or the path of a weights file (checked when the backbone is built)
+        "pretrained": ["boolean", str, os.PathLike],
         # the contents of the tuple are checked by check_image_shape
         "input_shape": [None, "array-like"],
         "decibels": ["boolean"],
@@ -180,6 +192,7 @@ class QuakeNetBase:
         # -1 is skorch's "the whole data set in one batch"
         "batch_size": [StrictInterval(Integral, 2, None, closed="left"), Options(Integral, {-1})],
         "device": [str, torch.device, None],
+        "keep_training_state": ["boolean"],
     }
 
     #: scikit-learn estimator checks that a skorch net cannot pass, with the reason (read by
@@ -192,13 +205,18 @@ class QuakeNetBase:
         "check_do_not_raise_errors_in_init_or_set_params": (
             "skorch's set_params(callbacks=...) rebuilds the callbacks at once, so a non-list value fails there"
         ),
+        "check_sample_weight_equivalence_on_dense_data": (
+            "minibatch training: an integer weight k weighs a sample's loss in its batch, while k copies "
+            "of the sample change the batches themselves (their number, composition and BatchNorm "
+            "statistics), so the two fits differ"
+        ),
     }
 
     #: Said after the message of a module that cannot take a 1 x 1 image.
     _input_shape_hint = ""
 
     def __init__(self, module, *, backbone, pretrained, input_shape, decibels, flips, weight_decay, warmup,
-                 amp, channels_last, random_state, **kwargs):
+                 amp, channels_last, random_state, keep_training_state, **kwargs):
         # skorch records its own arguments (criterion, lr, ..., and prefixed ones in kwargs).
         super().__init__(module, **kwargs)
         self.backbone = backbone
@@ -211,6 +229,7 @@ class QuakeNetBase:
         self.amp = amp
         self.channels_last = channels_last
         self.random_state = random_state
+        self.keep_training_state = keep_training_state
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -292,8 +311,18 @@ class QuakeNetBase:
         self.input_shape_ = tuple(shape)
         return X, y
 
+    def _with_weights(self, X, y, sample_weight):
+        """X, or a dataset of X's samples carrying their weights (see ``get_loss``)."""
+        if sample_weight is None:
+            return X
+        # scikit-learn's checks and messages: one finite, non-negative weight per sample, not all 0
+        w = _check_sample_weight(sample_weight, y, ensure_non_negative=True)
+        if np.all(w == w[0]):
+            return X  # equal weights: the weighted mean is the plain mean
+        return _WeightedDataset(self.get_dataset(X, y), w)
+
     # ----------------------------------------------------------------- fit / predict
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Validate the parameters and the data, then train (see the class for the inputs).
 
         Parameters
@@ -302,6 +331,12 @@ class QuakeNetBase:
             The inputs the estimator takes (see the class docstring).
         y : array-like of shape (n_samples,), optional
             Targets; optional only where the class says so (a QuakeSet carries its own).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each sample in the loss: a batch's loss is the weighted
+            mean ``sum(w_i l_i) / sum(w_i)`` (for class-weighted losses the denominator also
+            holds the class weights, as torch's mean does); ranking pairs weigh ``w_i w_j``.
+            Equal weights train exactly as no weights. See
+            :func:`skquake.models.deep.weighted_loss` for the criteria it supports.
         **fit_params
             Passed to skorch's ``fit``.
 
@@ -311,16 +346,18 @@ class QuakeNetBase:
         """
         self._validate_params()
         X, y = self._prepare_fit(X, y, reinit=not (self.warm_start and self.initialized_))
+        X = self._with_weights(X, y, sample_weight)
         with self.seeded():
             return super().fit(X, y, **fit_params)
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
         if "_routing_method" not in fit_params:
             # A direct partial_fit call: check the data as fit does (fit has done it already).
             # Once initialised, the data must keep the shape the module was built for.
             self._validate_params()
             X, y = self._prepare_fit(X, y, fitted=self.initialized_ and hasattr(self, "input_shape_"),
                                      reinit=not self.initialized_)
+            X = self._with_weights(X, y, sample_weight)
         return super().partial_fit(X, y, classes=classes, **fit_params)
 
     def forward_iter(self, X, training=False, device="cpu"):
@@ -388,6 +425,7 @@ class QuakeNetBase:
         return self.iterator_train(dataset, batch_sampler=sampler, **kwargs)
 
     def infer(self, x, **fit_params):
+        x, _ = split_weights(x)  # the module never sees the sample weights
         if not self.amp:
             return super().infer(x, **fit_params)
         device_type = torch.device(self.device if self.device is not None else "cpu").type
@@ -395,7 +433,30 @@ class QuakeNetBase:
             out = super().infer(x, **fit_params)
         return out.float() if isinstance(out, torch.Tensor) else out
 
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        _, weight = split_weights(X)
+        if weight is None:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        return weighted_loss(self.criterion_, y_pred, to_tensor(y_true, device=self.device), weight)
+
     # ----------------------------------------------------------------- persistence
+    def __getstate__(self):
+        # skorch pickles the optimizer with the module; its state (AdamW: two moments per
+        # weight) only serves further training, so it stays out unless asked for.
+        if getattr(self, "keep_training_state", False) or not getattr(self, "initialized_", False):
+            return super().__getstate__()
+        dropped = {name + "_" for name in self._optimizers}
+        light = object.__new__(type(self))  # self's attributes without the optimizers, self untouched
+        light.__dict__.update({k: v for k, v in self.__dict__.items() if k not in dropped})
+        return super(QuakeNetBase, light).__getstate__()
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if self.initialized_ and any(not hasattr(self, name + "_") for name in self._optimizers):
+            # Pickled without its training state: a fresh optimizer lets partial_fit and
+            # warm_start go on training (from reset moments).
+            self.initialize_optimizer()
+
     def save_weights(self, path):
         """Write the module's state dict, input shape (and classes) with ``torch.save``.
 

@@ -69,6 +69,13 @@ class WarmupOneCycle(LRScheduler):
     def kwargs(self):
         return {}
 
+    def __getstate__(self):
+        # The scheduler holds the optimizer (and so its state and the weights): pickling it
+        # stored them a second time. It is rebuilt at the start of every fit anyway.
+        state = self.__dict__.copy()
+        state["lr_scheduler_"] = None
+        return state
+
     def on_train_begin(self, net, **kwargs):
         self.lr_scheduler_ = None
         self.total_steps_ = None

@@ -1,12 +1,18 @@
-"""Data pieces of the deep estimators: the image dataset and the training batch sampler."""
+"""Data pieces of the deep estimators: the image dataset, sample weights, the batch sampler."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from torch.utils.data import Sampler
 
 __all__ = ["NoSingletonBatchSampler"]
+
+# Keys of a weighted batch's input: ``{_INPUT: X batch, _WEIGHT: weights}``, or the input's
+# own keys plus _WEIGHT when the input is a dict (the damage net's {"image", "meta"}).
+_INPUT = "_skquake_input"
+_WEIGHT = "_skquake_sample_weight"
 
 
 class _ImageDataset(torch.utils.data.Dataset):
@@ -27,6 +33,38 @@ class _ImageDataset(torch.utils.data.Dataset):
             # skorch unpacks (X, y) batches; prediction has no target.
             return x, torch.zeros((), dtype=torch.float32)
         return x, self.y[i]
+
+
+class _WeightedDataset(torch.utils.data.Dataset):
+    """Another dataset's samples with their ``fit(sample_weight=...)`` weight in the input.
+
+    skorch hands a batch's input to both ``infer`` and ``get_loss``: carrying the weights
+    there keeps them with their samples through shuffling, batching and skorch's
+    ``train_split``. :func:`split_weights` takes them out again before the module sees the input.
+    """
+
+    def __init__(self, dataset, sample_weight):
+        self.dataset = dataset
+        self.sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        x, y = self.dataset[i]
+        w = self.sample_weight[i]
+        if isinstance(x, Mapping):
+            return {**x, _WEIGHT: w}, y
+        return {_INPUT: x, _WEIGHT: w}, y
+
+
+def split_weights(x):
+    """A batch's input -> (the module's input, the sample weights or None)."""
+    if not (isinstance(x, Mapping) and _WEIGHT in x):
+        return x, None
+    x = dict(x)
+    weight = x.pop(_WEIGHT)
+    return x.pop(_INPUT) if _INPUT in x else x, weight
 
 
 class NoSingletonBatchSampler(Sampler):

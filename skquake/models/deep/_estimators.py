@@ -145,8 +145,13 @@ _QUAKE_PARAMETERS_DOC = """
     ----------
     backbone : str, default="mobilenetv2_100"
         Any timm model name. Built at fit time with ``in_chans`` from the data.
-    pretrained : bool, default=False
-        timm pretrained weights (never downloaded by skquake; they must be cached locally).
+    pretrained : bool, str or os.PathLike, default=False
+        ``False``: random initialisation, nothing downloaded. ``True``: timm's published
+        weights: read offline from the local cache when they are there, otherwise downloaded
+        from the Hugging Face Hub when it can be reached (a ``ConnectionError`` naming the
+        model and the hub within seconds when it cannot). A path: a ``.safetensors`` / ``.pth``
+        / ``.pt`` state dict of the same timm architecture, loaded offline; timm adapts the
+        first convolution to the data's channels (2 or 4) and drops a head of another size.
     input_shape : tuple (C, H, W), optional
         Needed for flattened 2-D input; checked against 4-D input. Otherwise read from the data.
     decibels : bool, default=True
@@ -199,13 +204,14 @@ class QuakeRegressor(_SARImageNet, NeuralNetRegressor):
         flips=True, clamp=(0.0, 10.0), standardize_target=True, weight_decay=0.01, warmup=0.1,
         amp=False, channels_last=False, random_state=None, module=SARNet,
         criterion=torch.nn.MSELoss, optimizer=torch.optim.AdamW, lr=1e-4, max_epochs=6,
-        batch_size=16, train_split=None, verbose=0, **kwargs,
+        batch_size=16, train_split=None, verbose=0, keep_training_state=False, **kwargs,
     ):
         super().__init__(
             module, backbone=backbone, pretrained=pretrained, input_shape=input_shape, decibels=decibels,
             flips=flips, weight_decay=weight_decay, warmup=warmup, amp=amp, channels_last=channels_last,
-            random_state=random_state, criterion=criterion, optimizer=optimizer, lr=lr,
-            max_epochs=max_epochs, batch_size=batch_size, train_split=train_split, verbose=verbose, **kwargs)
+            random_state=random_state, keep_training_state=keep_training_state, criterion=criterion,
+            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
+            verbose=verbose, **kwargs)
         self.clamp = clamp
         self.standardize_target = standardize_target
 
@@ -299,10 +305,11 @@ class QuakeClassifier(ClassifierNetMixin, _SARImageNet, NeuralNetClassifier):
         flips=True, weight_decay=0.01, warmup=0.1, amp=False, channels_last=False,
         random_state=None, module=SARNet, criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW, lr=1e-4, max_epochs=6, batch_size=16, train_split=None,
-        verbose=0, **kwargs,
+        verbose=0, keep_training_state=False, **kwargs,
     ):
         super().__init__(
             module, backbone=backbone, pretrained=pretrained, input_shape=input_shape, decibels=decibels,
             flips=flips, weight_decay=weight_decay, warmup=warmup, amp=amp, channels_last=channels_last,
-            random_state=random_state, criterion=criterion, optimizer=optimizer, lr=lr,
-            max_epochs=max_epochs, batch_size=batch_size, train_split=train_split, verbose=verbose, **kwargs)
+            random_state=random_state, keep_training_state=keep_training_state, criterion=criterion,
+            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
+            verbose=verbose, **kwargs)

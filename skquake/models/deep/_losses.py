@@ -9,9 +9,14 @@ net routes them with the ``criterion__`` prefix (``criterion__margin=0.05``,
 - :class:`RegressionRankingLoss`: a regression loss plus a weighted ranking term (the ranking
   paper trains with MSE + margin ranking, 1:1).
 - :class:`FocalLoss`: class-weighted multi-class focal loss on logits (building damage).
+
+Each takes per-sample weights (``forward(y_pred, y_true, sample_weight=None)``), and
+:func:`weighted_loss` weights any criterion: what ``fit(X, y, sample_weight=...)`` of the
+deep estimators uses.
 """
 from __future__ import annotations
 
+import inspect
 from numbers import Real
 
 import torch
@@ -20,7 +25,7 @@ from torch import nn
 
 from ...utils import StrictInterval, StrOptions, validate_parameter_constraints
 
-__all__ = ["PairwiseRankingLoss", "RegressionRankingLoss", "FocalLoss"]
+__all__ = ["PairwiseRankingLoss", "RegressionRankingLoss", "FocalLoss", "weighted_loss"]
 
 _NON_NEGATIVE = [StrictInterval(Real, 0, None, closed="left")]
 
@@ -45,6 +50,26 @@ def _zero_with_grad(like: torch.Tensor) -> torch.Tensor:
     return like.sum() * 0.0
 
 
+def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None, norm: torch.Tensor | None = None):
+    """``sum(weight * values) / sum(norm)`` (``norm`` defaults to ``weight``; plain mean without
+    weights); 0, still in the graph, when the norm is 0."""
+    if weight is None:
+        return values.mean()
+    total = (weight if norm is None else norm).sum()
+    if total == 0:
+        return _zero_with_grad(values)
+    return (weight * values).sum() / total
+
+
+def _sample_weight(sample_weight, n: int, like: torch.Tensor):
+    if sample_weight is None:
+        return None
+    w = torch.as_tensor(sample_weight, device=like.device).to(like.dtype).reshape(-1)
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight has {w.shape[0]} values for a batch of {n} samples")
+    return w
+
+
 class PairwiseRankingLoss(nn.Module):
     r"""Pairwise ranking loss over the samples of a batch.
 
@@ -55,7 +80,8 @@ class PairwiseRankingLoss(nn.Module):
     - ``kind="logistic"`` (RankNet-like): ``softplus(-y * d) = log(1 + exp(-y * d))``
       (``margin`` is not used).
 
-    The loss is the mean over the pairs kept.
+    The loss is the mean over the pairs kept. With ``sample_weight``, a pair ``(i, j)`` weighs
+    ``w_i w_j`` (a sample of weight 0 takes part in no pair; equal weights give the plain mean).
 
     Parameters
     ----------
@@ -100,11 +126,12 @@ class PairwiseRankingLoss(nn.Module):
         first, second = torch.triu_indices(n, n, offset=1, device=device)
         return first, second
 
-    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight=None) -> torch.Tensor:
         s = _flat(y_pred, "y_pred")
         t = _flat(y_true, "y_true").to(s.dtype)
         if s.shape[0] != t.shape[0]:
             raise ValueError(f"y_pred has {s.shape[0]} samples but y_true has {t.shape[0]}")
+        w = _sample_weight(sample_weight, s.shape[0], s)
         first, second = self.pairs(s.shape[0], device=s.device)
         if first.numel() == 0:
             return _zero_with_grad(s)
@@ -120,12 +147,12 @@ class PairwiseRankingLoss(nn.Module):
             per_pair = torch.clamp(self.margin - sign * d, min=0.0)
         else:
             per_pair = F.softplus(-sign * d)
+        pair_weight = None if w is None else w[first] * w[second]
         if keep is None:
-            return per_pair.mean()
-        n_kept = keep.sum()
-        if n_kept == 0:
-            return _zero_with_grad(s)
-        return (per_pair * keep).sum() / n_kept
+            return _weighted_mean(per_pair, pair_weight)
+        if pair_weight is None:
+            pair_weight = torch.ones_like(per_pair)
+        return _weighted_mean(per_pair, pair_weight * keep)
 
     def extra_repr(self) -> str:
         return f"pairing={self.pairing!r}, kind={self.kind!r}, margin={self.margin}, ties={self.ties!r}"
@@ -137,7 +164,8 @@ class RegressionRankingLoss(nn.Module):
     ``loss = regression(s, t) + ranking_weight * ranking(s, t)``, where ``ranking`` is a
     :class:`PairwiseRankingLoss` built from ``pairing``, ``kind``, ``margin`` and ``ties``.
     The ranking paper uses MSE + half-batch margin ranking (margin 0.02), weights 1:1: the
-    defaults.
+    defaults. With ``sample_weight``, the regression term is the weighted mean
+    ``sum(w_i l_i) / sum(w_i)`` and each ranking pair ``(i, j)`` weighs ``w_i w_j``.
 
     Parameters
     ----------
@@ -173,20 +201,19 @@ class RegressionRankingLoss(nn.Module):
         self.ranking = PairwiseRankingLoss(pairing=pairing, kind=kind, margin=margin, ties=ties)
         self.last_parts_ = {}
 
-    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight=None) -> torch.Tensor:
         s = _flat(y_pred, "y_pred")
         t = _flat(y_true, "y_true").to(s.dtype)
-        if self.regression == "mse":
-            reg = F.mse_loss(s, t)
-        elif self.regression == "l1":
-            reg = F.l1_loss(s, t)
+        loss = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[self.regression]
+        if sample_weight is None:
+            reg = loss(s, t)
         else:
-            reg = F.huber_loss(s, t)
+            reg = _weighted_mean(loss(s, t, reduction="none"), _sample_weight(sample_weight, s.shape[0], s))
         if self.ranking_weight == 0:
             rank = s.new_zeros(())
             total = reg
         else:
-            rank = self.ranking(s, t)
+            rank = self.ranking(s, t, sample_weight=sample_weight)
             total = reg + self.ranking_weight * rank
         self.last_parts_ = {"regression": float(reg.detach()), "ranking": float(rank.detach())}
         return total
@@ -200,6 +227,8 @@ class FocalLoss(nn.Module):
 
     For a sample of class ``c`` with softmax probability ``p_c`` and class weight ``w_c``:
     ``l = -w_c (1 - p_c)^gamma log p_c``. With ``gamma=0`` it is the (weighted) cross-entropy.
+    A ``sample_weight`` ``s_i`` multiplies each sample's loss and its class weight in the
+    ``"mean"`` normalisation: ``sum_i s_i l_i / sum_i s_i w_{y_i}``.
 
     Parameters
     ----------
@@ -233,7 +262,7 @@ class FocalLoss(nn.Module):
                 raise ValueError(f"FocalLoss weight must be finite and non-negative, got {weight.tolist()}")
         self.register_buffer("weight", weight)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, sample_weight=None) -> torch.Tensor:
         if logits.dim() != 2:
             raise ValueError(f"FocalLoss expects logits of shape (n, n_classes), got {tuple(logits.shape)}")
         target = target.long().flatten()
@@ -248,6 +277,8 @@ class FocalLoss(nn.Module):
         p = log_p.exp()
         w = self.weight[safe_target].to(logits.dtype) if self.weight is not None else torch.ones_like(log_p)
         w = w * valid
+        if sample_weight is not None:
+            w = w * _sample_weight(sample_weight, logits.shape[0], logits)
         per_sample = -w * (1.0 - p).clamp(min=0.0) ** self.gamma * log_p
         if self.reduction == "none":
             return per_sample
@@ -260,3 +291,56 @@ class FocalLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}, reduction={self.reduction!r}"
+
+
+def _takes_sample_weight(criterion) -> bool:
+    try:
+        return "sample_weight" in inspect.signature(criterion.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def weighted_loss(criterion, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight) -> torch.Tensor:
+    """``criterion(y_pred, y_true)`` with per-sample weights (what ``fit(sample_weight=...)`` uses).
+
+    A criterion whose ``forward`` takes ``sample_weight`` (the losses of this module) weights
+    itself. A torch loss with ``reduction="mean"`` or ``"sum"`` (``MSELoss``, ``L1Loss``,
+    ``HuberLoss``, ``CrossEntropyLoss``, ``NLLLoss``, ...) is evaluated per sample
+    (``reduction="none"``; elementwise losses averaged over a sample's outputs) and reduced as
+    ``sum(w_i l_i)`` or ``sum(w_i l_i) / sum(w_i)``; for class-index targets of a loss with class
+    ``weight`` / ``ignore_index`` the denominator is ``sum(w_i weight[y_i])`` over the kept
+    targets, as torch's own mean. Equal weights give the unweighted loss.
+
+    Raises
+    ------
+    ValueError
+        A criterion that can do neither (no ``sample_weight`` argument, not a torch loss with a
+        mean or sum reduction).
+    """
+    if _takes_sample_weight(criterion):
+        return criterion(y_pred, y_true, sample_weight=sample_weight)
+    reduction = getattr(criterion, "reduction", None)
+    if not isinstance(criterion, nn.modules.loss._Loss) or reduction not in ("mean", "sum"):
+        raise ValueError(
+            f"criterion {type(criterion).__name__} cannot weight samples: fit(sample_weight=...) needs a "
+            "criterion whose forward takes sample_weight (skquake's losses) or a torch loss with "
+            f"reduction='mean' or 'sum' (got reduction={reduction!r})"
+        )
+    criterion.reduction = "none"
+    try:
+        per_sample = criterion(y_pred, y_true)
+    finally:
+        criterion.reduction = reduction
+    per_sample = per_sample.reshape(per_sample.shape[0], -1).mean(dim=1)
+    w = _sample_weight(sample_weight, per_sample.shape[0], per_sample)
+    if reduction == "sum":
+        return (w * per_sample).sum()
+    norm = w
+    if not torch.is_floating_point(y_true) and y_true.dim() == 1:
+        ignore_index = getattr(criterion, "ignore_index", None)
+        kept = y_true != ignore_index if ignore_index is not None else torch.ones_like(y_true, dtype=torch.bool)
+        class_weight = getattr(criterion, "weight", None)
+        if class_weight is not None:
+            norm = norm * class_weight.to(w.dtype)[torch.where(kept, y_true, 0)]
+        norm = norm * kept
+    return _weighted_mean(per_sample, w, norm)

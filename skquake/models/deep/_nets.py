@@ -7,12 +7,15 @@ These are plain ``torch.nn`` pieces with no skorch in them, shared by the QuakeS
   ``num_classes`` outputs (or ``num_classes=0``: a pooled feature extractor), checked against
   the input size it will see.
 - :func:`random_flips`: independent random horizontal and vertical flips per sample.
+- :func:`backbone_forward` and :func:`full_precision`: under ``torch.autocast`` (``amp=True``)
+  only a backbone's features run in reduced precision, its head and what follows in float32.
 - :class:`SARNet`: decibel conversion -> flips (training only) -> backbone -> optional clamp
   (inference only), the module behind the estimators.
 """
 from __future__ import annotations
 
 import difflib
+import os
 from numbers import Integral
 
 import timm
@@ -20,8 +23,9 @@ import torch
 from torch import nn
 
 from ...utils import StrictInterval, StrOptions, to_decibels, validate_params
+from ._pretrained import timm_pretrained_kwargs
 
-__all__ = ["build_backbone", "random_flips", "SARNet"]
+__all__ = ["backbone_forward", "build_backbone", "full_precision", "random_flips", "SARNet"]
 
 
 def _backbone_reduction(model) -> int | None:
@@ -69,7 +73,7 @@ def _fresh_head_init(model, pretrained, num_classes, only_if_larger):
         "name": [str],
         "in_chans": [StrictInterval(Integral, 1, None, closed="left")],
         "num_classes": [StrictInterval(Integral, 0, None, closed="left")],
-        "pretrained": ["boolean"],
+        "pretrained": ["boolean", str, os.PathLike],
         "input_size": [None, tuple, list],
         "head_init": [StrOptions({"auto", "fan_in", "timm"})],
     },
@@ -88,9 +92,12 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
     num_classes : int
         Outputs of the head; ``0`` removes the head (the model returns pooled features of size
         ``model.num_features``).
-    pretrained : bool, default=False
-        Load timm's pretrained weights. Needs them in the local cache or network access; skquake
-        never downloads anything by default.
+    pretrained : bool, str or os.PathLike, default=False
+        ``False``: random initialisation. ``True``: timm's published weights, read from the
+        local cache offline, else downloaded when the hub can be reached (a ``ConnectionError``
+        naming the model and the hub within seconds when it cannot). A path: a ``.safetensors``
+        / ``.pth`` / ``.pt`` state dict of the same architecture, loaded offline by timm, which
+        adapts the first convolution to ``in_chans`` and drops a classifier of another size.
     input_size : tuple of int (H, W), optional
         The image size the model will see. Models with a fixed input size (ViTs) are built for
         it, and the size is checked against the backbone's total downsampling.
@@ -123,8 +130,19 @@ def build_backbone(name, in_chans, num_classes, *, pretrained=False, input_size=
         fixed = getattr(cfg, "fixed_input_size", False) if cfg is not None else False
         if fixed and "img_size" not in kwargs:
             kwargs["img_size"] = tuple(int(s) for s in input_size)
-    model = timm.create_model(name, pretrained=pretrained, in_chans=int(in_chans),
-                              num_classes=int(num_classes), **kwargs)
+    weights = timm_pretrained_kwargs(name, pretrained)
+    try:
+        model = timm.create_model(name, in_chans=int(in_chans), num_classes=int(num_classes), **weights, **kwargs)
+    except Exception as exc:
+        if not weights["pretrained"]:
+            raise
+        source = weights.get("pretrained_cfg_overlay", {}).get("file")
+        # A file that does not fit the model is a bad value; a failed download is an OSError.
+        error = ValueError if source is not None else OSError
+        raise error(
+            f"timm could not build {name!r} for {in_chans} channels with the pretrained weights "
+            f"{source or 'published by timm'}: {type(exc).__name__}: {exc}"
+        ) from exc
     if head_init != "timm":
         _fresh_head_init(model, pretrained, int(num_classes), only_if_larger=head_init == "auto")
     if input_size is not None:
@@ -156,6 +174,40 @@ def _check_input_size(model, name, in_chans, input_size):
         model.train(was_training)
 
 
+def full_precision(x: torch.Tensor):
+    """A context where ``x``'s device runs in float32 even inside ``torch.autocast``.
+
+    The deep estimators' ``amp=True`` autocasts the forward pass to bfloat16; the modules run
+    their heads and output transforms in this context, on float32 inputs, so that predictions
+    keep float32 resolution (a bfloat16 output has 8 significant bits: magnitudes near 5 would
+    come in steps of 0.03).
+    """
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
+def _autocast_enabled(x: torch.Tensor) -> bool:
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # torch < 2.4 has no device argument
+        return torch.is_autocast_cpu_enabled() if x.device.type == "cpu" else torch.is_autocast_enabled()
+
+
+def backbone_forward(backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``backbone(x)``; under autocast only the features are, the head runs in float32.
+
+    timm models split into ``forward_features`` and ``forward_head``: with autocast on, the
+    head (pooling and classifier) runs in :func:`full_precision` on float32 features. Without
+    autocast, or for a model without that split, it is ``backbone(x)``, in float32 on return.
+    """
+    if not _autocast_enabled(x):
+        return backbone(x)
+    if not (hasattr(backbone, "forward_features") and hasattr(backbone, "forward_head")):
+        return backbone(x).float()
+    features = backbone.forward_features(x)
+    with full_precision(x):
+        return backbone.forward_head(features.float())
+
+
 def random_flips(x: torch.Tensor, p: float = 0.5, generator=None) -> torch.Tensor:
     """Flip each sample of a (n, C, H, W) batch horizontally and vertically, independently.
 
@@ -177,7 +229,9 @@ class SARNet(nn.Module):
 
     ``forward``: linear backscatter -> ``10 log10(max(x, 0) + 1e-9)`` (``decibels``) -> random flips
     (``flips``, training mode only) -> backbone -> ``output_shift + output_scale * out`` ->
-    clamp to ``clamp`` (evaluation mode only).
+    clamp to ``clamp`` (evaluation mode only). Under ``torch.autocast`` (the estimators'
+    ``amp=True``) only the backbone's features are computed in reduced precision: its head, the
+    output affine and the clamp run in float32 (:func:`backbone_forward`).
 
     The clamp is applied at inference only: clamping during training would zero the gradient
     of every sample whose output starts outside the range (a fresh net often outputs negative
@@ -193,7 +247,8 @@ class SARNet(nn.Module):
         Outputs of the head (1 for regression, number of classes for classification).
     input_size : tuple (H, W), optional
         Image size, checked by :func:`build_backbone`.
-    pretrained : bool, default=False
+    pretrained : bool, str or os.PathLike, default=False
+        See :func:`build_backbone`.
     decibels : bool, default=True
     flips : bool, default=True
     clamp : tuple (low, high) or None, default=None
@@ -234,8 +289,9 @@ class SARNet(nn.Module):
             x = random_flips(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        out = self.backbone(x)
-        out = out * self.output_scale.to(out.dtype) + self.output_shift.to(out.dtype)
-        if self.clamp is not None and not self.training:
-            out = out.clamp(self.clamp[0], self.clamp[1])
+        out = backbone_forward(self.backbone, x)
+        with full_precision(out):
+            out = out * self.output_scale.to(out.dtype) + self.output_shift.to(out.dtype)
+            if self.clamp is not None and not self.training:
+                out = out.clamp(self.clamp[0], self.clamp[1])
         return out
