@@ -19,6 +19,10 @@ COMMANDS = {
     "models": ("skquake.models._cli:main", "list the registered models"),
     "tune": ("skquake.tuning._cli:main", "run or resume an Optuna study for a registered model"),
     "benchmark": ("skquake.benchmark._cli:main", "compare registered models on the QuakeSet tasks"),
+    "fit": ("skquake.inference._cli:fit_main", "train a registered model on a QuakeSet file and save it (.skq)"),
+    "predict": ("skquake.inference._cli:predict_main",
+                "predict with a saved model on a QuakeSet file (CSV) or a GeoTIFF pair (maps)"),
+    "export": ("skquake.inference._cli:export_main", "export a saved model to ONNX (optionally int8)"),
 }
 
 

@@ -25,8 +25,11 @@ LAYERS = {
     "metrics": 4,
     "model_selection": 5,
     "inspection": 5,
+    "export": 5,
+    "uncertainty": 5,
     "tuning": 6,
     "benchmark": 6,
+    "inference": 6,
     "cli": 7,
     "__init__": 7,
 }

@@ -24,6 +24,7 @@ import inspect
 
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 import skquake
@@ -60,6 +61,13 @@ INIT_PARAMS = {
     )],
     # The checks' data has no metadata columns by name: select the last column.
     "MetadataSelector": [{"metadata_columns": ("m0",)}],
+    # A linear inner model keeps the checks fast; both conformal methods are checked. The checks
+    # fit on as few as 10 samples: a 50% interval needs only 2 calibration scores.
+    "ConformalRegressor": [
+        {"estimator": Ridge(), "confidence_level": 0.5, "cv": 0.5, "random_state": 0},
+        {"estimator": Ridge(), "method": "cross", "cv": 3, "confidence_level": 0.5, "random_state": 0},
+    ],
+    "GroupCalibratedClassifierCV": [{"estimator": LogisticRegression(), "cv": 3}],
 }
 
 #: Registry name -> ``create_model`` overrides (smaller forests, for speed).

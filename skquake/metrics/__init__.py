@@ -16,6 +16,7 @@ from ._damage import (
     precision_macro,
     recall_macro,
 )
+from ._intervals import coverage_score, mean_interval_width
 from ._quakeset import MAGNITUDE_THRESHOLD, magnitude_accuracy_score, spearman_score
 from ._registry import MetricSpec, get_metric, get_scorer, get_scorer_names, list_metrics, register_metric
 
@@ -25,6 +26,7 @@ __all__ = [
     "PerClassScorer",
     "aligned_proba",
     "class_distance_distribution",
+    "coverage_score",
     "damage_report",
     "damage_scores",
     "f1_macro",
@@ -34,6 +36,7 @@ __all__ = [
     "list_metrics",
     "macro_roc_auc_ovr",
     "magnitude_accuracy_score",
+    "mean_interval_width",
     "precision_macro",
     "recall_macro",
     "register_metric",

@@ -2,8 +2,8 @@
 validation and tuning.
 
 A metric is registered once, with its function, the estimator method its input comes from
-(``predict`` or ``predict_proba``), its direction and its label, in the manner of timm's model
-registry::
+(``predict``, ``predict_proba`` or ``predict_interval``), its direction and its label, in the
+manner of timm's model registry::
 
     @register_metric("mae", label="MAE", greater_is_better=False, tasks=("magnitude",))
     def mean_absolute_error(y_true, y_pred):
@@ -24,7 +24,7 @@ from sklearn import metrics as _skm
 
 __all__ = ["MetricSpec", "get_metric", "get_scorer", "get_scorer_names", "list_metrics", "register_metric"]
 
-_RESPONSE_METHODS = ("predict", "predict_proba")
+_RESPONSE_METHODS = ("predict", "predict_proba", "predict_interval")
 _REGISTRY: dict[str, "MetricSpec"] = {}
 
 
@@ -38,10 +38,12 @@ class MetricSpec:
         Registry name, the key of the metric in benchmark rows (``"mae"``).
     func : callable
         ``func(y_true, y_pred)``; for ``response_method="predict_proba"``,
-        ``func(y_true, y_proba, labels)`` with one column of ``y_proba`` per entry of ``labels``.
+        ``func(y_true, y_proba, labels)`` with one column of ``y_proba`` per entry of ``labels``;
+        for ``response_method="predict_interval"``, ``func(y_true, y_interval)`` with the
+        ``(n, 2)`` lower / upper bounds.
     greater_is_better : bool
         Direction: the tables' arrows, "best" in plots and selection, the scorer's sign.
-    response_method : {"predict", "predict_proba"}
+    response_method : {"predict", "predict_proba", "predict_interval"}
         Which estimator method gives the metric's input.
     label : str
         Column title in tables and axis label in plots.
@@ -65,12 +67,17 @@ class MetricSpec:
     def needs_proba(self) -> bool:
         return self.response_method == "predict_proba"
 
-    def compute(self, y_true, y_pred=None, y_proba=None, classes=None) -> float:
+    def compute(self, y_true, y_pred=None, y_proba=None, classes=None, y_interval=None) -> float:
         """The metric's value (a loss stays a loss) from predictions already made.
 
         For a probability metric, ``y_proba`` and the ``classes`` of its columns are needed; NaN
-        when they are absent (a model without ``predict_proba``).
+        when they are absent (a model without ``predict_proba``). An interval metric reads
+        ``y_interval``, the ``(n, 2)`` bounds; NaN when absent (a model without intervals).
         """
+        if self.response_method == "predict_interval":
+            if y_interval is None:
+                return float("nan")
+            return float(self.func(np.asarray(y_true), np.asarray(y_interval)))
         if self.needs_proba:
             if y_proba is None:
                 return float("nan")
@@ -82,6 +89,12 @@ class MetricSpec:
         if self.needs_proba:
             classes = np.asarray(estimator.classes_)
             return self.compute(y, y_proba=estimator.predict_proba(X), classes=classes)
+        if self.response_method == "predict_interval":
+            if not hasattr(estimator, "predict_interval"):
+                raise ValueError(
+                    f"metric {self.name!r} reads prediction intervals, and {type(estimator).__name__} has "
+                    "no predict_interval; wrap the model in skquake.uncertainty.ConformalRegressor")
+            return self.compute(y, y_interval=estimator.predict_interval(X))
         return self.compute(y, y_pred=estimator.predict(X))
 
     def scorer(self) -> "_Scorer":

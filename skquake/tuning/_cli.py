@@ -1,32 +1,23 @@
 """``skquake tune MODEL --data PATH ...``: :func:`skquake.tuning.tune` from the shell."""
 from __future__ import annotations
 
-import argparse
-import ast
 import json
 import os
 import re
 from pathlib import Path
 
-import joblib
 import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..datasets import MODES, SPLITS
-from ..utils import CommandParser, atomic_output, input_file, new_file
+from ..models import save_model
+from ..utils import CommandParser, input_file, name_value, new_file
 from ._search import default_scoring
 from ._storage import DEFAULT_STORAGE_FILE, STORAGE_ENV, mask_url, scrub
-from ._study import storage_url, study_summary
+from ._study import META_KEY, storage_url, study_summary
 from ._tune import best_estimator, tune
 
 __all__ = ["main"]
-
-
-def _parse_value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def _storage(args) -> str | None:
@@ -43,13 +34,6 @@ def _redact(text: str, args) -> str:
     if storage:
         text = scrub(text, storage)
     return re.sub(r"[A-Za-z][\w+.-]*://\S+", lambda m: mask_url(m[0]), text)
-
-
-def _parse_set(text: str) -> tuple:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name.strip(), _parse_value(value.strip())
 
 
 def _build_parser() -> CommandParser:
@@ -85,7 +69,7 @@ def _build_parser() -> CommandParser:
     )
     p.add_argument("--param", dest="param_space", action="append", default=None, metavar="NAME",
                    help="tune only this registry search-space parameter (repeatable)")
-    p.add_argument("--set", dest="params", action="append", default=[], type=_parse_set,
+    p.add_argument("--set", dest="params", action="append", default=[], type=name_value,
                    metavar="NAME=VALUE", help="fixed model parameter, e.g. --set max_epochs=3 (repeatable)")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     p.add_argument("--random-state", type=int, default=0)
@@ -94,8 +78,9 @@ def _build_parser() -> CommandParser:
     p.add_argument("--grace-period", type=int, default=None,
                    help="seconds without heartbeat before a trial counts as dead (default 3x heartbeat)")
     p.add_argument("--connect-timeout", type=int, default=10, help="database connect timeout in seconds (default 10)")
-    p.add_argument("--refit", default=None, type=new_file, metavar="OUT.pkl",
-                   help="fit the best parameters on the data and save the estimator (joblib) to this new file")
+    p.add_argument("--refit", default=None, type=new_file, metavar="OUT.skq",
+                   help="fit the best parameters on the data and save the model (skquake's .skq format, "
+                        "as `skquake fit` writes) to this new file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no per-trial log lines")
     return p
@@ -149,8 +134,11 @@ def _run(args) -> int:
     summary["this_worker_trials"] = getattr(study, "_skquake_worker_trials", [])
     if args.refit:
         estimator = best_estimator(study)
-        with atomic_output(args.refit) as tmp:
-            joblib.dump(estimator, tmp)
+        meta = study.user_attrs[META_KEY]
+        # The same .skq format as `skquake fit` (test metrics: none, the study never saw the test split).
+        save_model(estimator, args.refit, model=meta["model"], task=f"{meta['task']}-{meta['mode']}",
+                   params={**meta.get("params", {}), **study.best_params}, data=meta["data"],
+                   splits=(meta["split"],), mode=meta["mode"], pool=meta["pool"])
         summary["refit"] = str(Path(args.refit))
     if args.json:
         print(json.dumps(summary, indent=2, default=repr))

@@ -6,7 +6,7 @@ and the discovery of the package's estimators.
 This is the bottom layer: it imports nothing else from skquake (:func:`all_estimators` finds
 the estimators with dynamic imports, when it is called).
 """
-from ._cli import CommandParser, checked, input_file, new_file, output_folder
+from ._cli import CommandParser, checked, input_file, name_value, new_file, output_folder
 from ._discovery import all_estimators
 from ._io import (
     FileChangedError,
@@ -67,6 +67,7 @@ __all__ = [
     "format_bytes",
     "import_optional",
     "input_file",
+    "name_value",
     "new_file",
     "output_folder",
     "from_decibels",

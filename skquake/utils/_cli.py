@@ -32,6 +32,7 @@ naming the option before any slow work: :func:`input_file`, :func:`new_file`,
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -40,7 +41,7 @@ from typing import Callable
 
 from ._io import check_input_file
 
-__all__ = ["CommandParser", "checked", "input_file", "new_file", "output_folder"]
+__all__ = ["CommandParser", "checked", "input_file", "name_value", "new_file", "output_folder"]
 
 #: Exceptions that mean "the command was given wrong input": exit status 2.
 USAGE_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError, IsADirectoryError,
@@ -299,6 +300,26 @@ def checked(convert: Callable, constraint) -> Callable:
 
     parse.__name__ = getattr(convert, "__name__", "value")
     return parse
+
+
+def name_value(text: str) -> tuple:
+    """An argparse ``type=`` for ``--set NAME=VALUE``: ``(name, value)``, the value a Python literal.
+
+    A value that is not a literal stays text (``--set backbone=resnet18``).
+
+    Examples
+    --------
+    >>> name_value("max_epochs=3"), name_value("backbone=resnet18"), name_value("shape=(4, 8)")
+    (('max_epochs', 3), ('backbone', 'resnet18'), ('shape', (4, 8)))
+    """
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value = ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        value = value.strip()
+    return name.strip(), value
 
 
 def input_file(what: str = "file") -> Callable:

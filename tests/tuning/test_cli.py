@@ -8,7 +8,6 @@ import sys
 import time
 from urllib.parse import quote
 
-import joblib
 import numpy as np
 import pytest
 
@@ -18,6 +17,7 @@ from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
 from skquake.datasets import load_quakeset
+from skquake.models import load_model
 from skquake.tuning import main, mask_url
 
 SHALLOW = "svr-rbf"
@@ -117,7 +117,7 @@ def test_kill_and_resume(tiny_quakeset, tmp_path, capsys, read_study):
     assert sorted(summary["this_worker_trials"]) == sorted(set(trials) - set(snapshot))
     assert "***" not in json.dumps(summary)  # no password in an SQLite URL, nothing masked wrongly
     assert summary["storage"] == url
-    est = joblib.load(out)
+    est = load_model(out)  # the .skq format of skquake fit
     X, _, _ = load_quakeset(tiny_quakeset, split="test", target="magnitude")
     assert est.get_params()["rf__max_depth"] == study.best_params["rf__max_depth"]
     assert est.get_params()["rf__n_estimators"] == 100
