@@ -16,6 +16,9 @@ import sys
 COMMANDS = {
     "make-quakeset": ("skquake.datasets.synthetic._cli:make_quakeset_main", "write a synthetic QuakeSet HDF5 file"),
     "make-damage": ("skquake.datasets.synthetic._cli:make_damage_main", "write a synthetic building-damage HDF5 file"),
+    "cache": ("skquake.datasets._cache_cli:main", "convert a QuakeSet file into a decoded cache read at memory speed"),
+    "make-scene": ("skquake.datasets.synthetic._cli:make_scene_main",
+                   "write a GeoTIFF scene pair tiled from a QuakeSet file (to try predict offline)"),
     "models": ("skquake.models._cli:main", "list the registered models"),
     "tune": ("skquake.tuning._cli:main", "run or resume an Optuna study for a registered model"),
     "benchmark": ("skquake.benchmark._cli:main", "compare registered models on the QuakeSet tasks"),

@@ -59,6 +59,12 @@ INIT_PARAMS = {
         metadata_columns=None, flips=False, max_epochs=2, lr=0.03, batch_size=16, random_state=0,
         predict_batch_size=1,
     )],
+    # The patch-1 ViT reads the checks' 2-D data as C channels of a 1 x 1 image; one image per
+    # batch keeps the sample-order checks exact (as for the deep nets above).
+    "BackboneFeatures": [dict(
+        backbone="test_vit", backbone_kwargs=dict(patch_size=1, depth=1, embed_dim=16), decibels=False,
+        batch_size=1, random_state=0,
+    )],
     # The checks' data has no metadata columns by name: select the last column.
     "MetadataSelector": [{"metadata_columns": ("m0",)}],
     # A linear inner model keeps the checks fast; both conformal methods are checked. The checks
@@ -70,11 +76,17 @@ INIT_PARAMS = {
     "GroupCalibratedClassifierCV": [{"estimator": LogisticRegression(), "cv": 3}],
 }
 
+#: The backbone-feature pipelines' features step, as BackboneFeatures' INIT_PARAMS above.
+_FEATURES_TINY = {f"features__{k}": v for k, v in INIT_PARAMS["BackboneFeatures"][0].items()}
+
 #: Registry name -> ``create_model`` overrides (smaller forests, for speed).
 REGISTERED_PARAMS = {
     "rfr-change": {"rf__n_estimators": 10},
     "rfc-change": {"rf__n_estimators": 10},
     "damage-meta-rf": {"metadata_columns": ("m0",), "n_estimators": 10, "random_state": 0},
+    **{name: {**_FEATURES_TINY, **extra} for name, extra in (
+        ("features-rf-det", {"rf__n_estimators": 10}), ("features-rf-mag", {"rf__n_estimators": 10}),
+        ("features-ridge", {}), ("features-logreg", {}))},
 }
 
 

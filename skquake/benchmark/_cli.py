@@ -66,6 +66,9 @@ def _parser() -> CommandParser:
     isolation = p.add_mutually_exclusive_group()  # a timeout stops a row's own process
     isolation.add_argument("--timeout", type=checked(float, Interval(Real, 0, None, closed="neither")),
                            help="seconds one row may take before it is recorded as failed")
+    p.add_argument("--interval", type=checked(float, Interval(Real, 0, 1, closed="neither")), metavar="LEVEL",
+                   help="magnitude tasks: split-conformal intervals of this confidence level (e.g. 0.9), calibrated "
+                        "on 25%% of the train events; adds coverage and interval width (the uncertainty extra)")
     p.add_argument("--retry-failed", action="store_true", help="run again rows recorded as failed")
     isolation.add_argument("--in-process", dest="isolate", action="store_false",
                            help="run rows in this process (no isolation, no timeout)")
@@ -129,6 +132,7 @@ def _run(args, command: str) -> int:
         profile, out=args.out, data=args.data, damage_data=args.damage_data, models=models, tasks=tasks,
         seeds=args.seeds, device=args.device, timeout=args.timeout, retry_failed=args.retry_failed,
         isolate=args.isolate, threads=args.threads, progress=args.progress, plots=args.plots, command=command,
+        interval=args.interval,
     )
     for f in result["files"]:
         print(f)

@@ -156,6 +156,11 @@ class ScoreHeldOut(EpochScoring):
         self.X = X
         self.y = y
 
+    def _get_param_names(self):
+        # The constructor's parameters, not every attribute (skorch's default): so that
+        # sklearn's clone rebuilds it, as ConformalRegressor does with the net (--interval).
+        return ["scoring", "X", "y", "lower_is_better", "name"]
+
     def initialize(self):
         self.seconds_ = 0.0
         return super().initialize()

@@ -40,6 +40,12 @@ class Profile:
         once with their registered settings either way.
     threads : int, optional
         torch intra-op threads per row (``None``: torch's default, one per core).
+    interval : float in (0, 1), optional
+        Magnitude tasks: wrap every model in split-conformal calibration
+        (:class:`skquake.uncertainty.ConformalRegressor`, ``method="split"``, calibration
+        events drawn from the train split with the row's seed) and report the ``coverage`` and
+        ``interval_width`` of intervals of this confidence level. ``None`` (every built-in
+        profile): plain models, and the setting is not part of any config id.
     """
 
     name: str
@@ -55,6 +61,7 @@ class Profile:
     synthetic: bool = False
     select_on_val: bool = True
     threads: int | None = None
+    interval: float | None = None
 
 
 PROFILES: dict[str, Profile] = {

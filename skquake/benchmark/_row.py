@@ -8,15 +8,19 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..datasets import QuakeSet
 from ..metrics import get_metric
 from ..models import get_model_spec
+from ..uncertainty import ConformalRegressor
 from ._host import load_avg, now, peak_rss_mb, reset_peak_rss
 from ._profiles import Profile
 from ._tasks import TASKS, BenchTask
 
-__all__ = ["count_fitted_values", "data_key", "load_splits", "needs_proba", "run_row", "score"]
+__all__ = ["INTERVAL_METRICS", "count_fitted_values", "data_key", "load_splits", "needs_proba", "run_row", "score"]
 
 _SPLITS = ("train", "val", "test")
+#: The metrics of the intervals, reported for magnitude tasks when the profile sets ``interval``.
+INTERVAL_METRICS = ("coverage", "interval_width")
 
 
 # --------------------------------------------------------------------------- data
@@ -55,6 +59,31 @@ def score(names: Sequence[str], y_true, y_pred, proba=None, classes=None) -> dic
     """Metric name -> value from predictions already made; losses reported as losses. A
     probability metric of a model without ``proba`` is NaN."""
     return {name: get_metric(name).compute(y_true, y_pred, proba, classes) for name in names}
+
+
+def _interval_scores(conformal, X, y) -> dict:
+    """Coverage and mean width of ``conformal``'s intervals on ``(X, y)``."""
+    intervals = conformal.predict_interval(X)
+    return {name: get_metric(name).compute(y, y_interval=intervals) for name in INTERVAL_METRICS}
+
+
+# --------------------------------------------------------------------------- the model
+def _fit_conformal(estimator, X, y, *, path, level, seed, row):
+    """Fit ``estimator`` in split-conformal calibration by event on the train split of ``path``.
+
+    Returns the fitted :class:`ConformalRegressor`; the row records the calibration set.
+    """
+    with QuakeSet(path, split="train") as ds:
+        groups = np.asarray(ds.groups)
+    if len(groups) != len(y):  # the task's loader and the file disagree: not a QuakeSet task
+        raise ValueError(f"interval={level} needs the event ids of the train split; {path} has {len(groups)} "
+                         f"train samples, the task loaded {len(y)}")
+    conformal = ConformalRegressor(estimator, method="split", confidence_level=level, random_state=seed)
+    conformal.fit(X, y, groups=groups)
+    _, calibration = conformal.splits_[0]
+    row.update(interval_level=level, interval_method="split conformal, calibration by event",
+               n_calibration=int(len(calibration)), calibration_events=int(np.unique(groups[calibration]).size))
+    return conformal
 
 
 # --------------------------------------------------------------------------- the model
@@ -170,8 +199,17 @@ def run_row(job: Mapping[str, Any]) -> dict:
         if gpu:
             deep_side.reset_gpu_peak()
         X_train, y_train = data["train"]
+        level = profile.interval if task.registry_task == "magnitude" else None
+        conformal = None
         t0 = time.perf_counter()
-        estimator.fit(X_train, None if lazy else y_train)
+        if level is None:
+            estimator.fit(X_train, None if lazy else y_train)
+        else:
+            conformal = _fit_conformal(estimator, X_train, y_train, path=job["data"], level=level, seed=seed, row=row)
+            estimator = conformal.estimator_  # the fitted model: predictions, latency and size are its own
+            if selection is not None:  # the clone's callbacks, fitted
+                names = {name for name, _ in selection}
+                selection = [(name, cb) for name, cb in estimator.callbacks_ if name in names]
         row["fit_s"] = time.perf_counter() - t0
         if selection is not None:
             row.update(deep_side.selection_record(estimator, selection))
@@ -179,6 +217,8 @@ def run_row(job: Mapping[str, Any]) -> dict:
         stage = "validation"
         X_val, y_val = data["val"]
         val_scores = score(task.metrics, y_val, estimator.predict(X_val), *_probabilities(estimator, X_val, task.metrics))
+        if conformal is not None:
+            val_scores.update(_interval_scores(conformal, X_val, y_val))
         row.update({f"val_{k}": v for k, v in val_scores.items()})
 
         stage = "test"
@@ -194,6 +234,8 @@ def run_row(job: Mapping[str, Any]) -> dict:
         )
         # Probabilities outside the timed predict: inference time is that of predict alone.
         test_scores = score(task.metrics, y_test, y_pred, *_probabilities(estimator, X_test, task.metrics))
+        if conformal is not None:
+            test_scores.update(_interval_scores(conformal, X_test, y_test))
         row.update({f"test_{k}": v for k, v in test_scores.items()})
 
         stage = "latency"

@@ -26,6 +26,11 @@ from ._tasks import TASKS, BenchTask, default_cache_dir, default_data_file
 __all__ = ["plan", "run_benchmark"]
 
 
+def _interval(profile: Profile, task_name: str) -> float | None:
+    """The confidence level of the intervals of ``task_name``'s rows (magnitude tasks only)."""
+    return profile.interval if TASKS[task_name].registry_task == "magnitude" else None
+
+
 def _matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
@@ -187,6 +192,7 @@ def run_benchmark(
     plots: bool = True,
     cache_dir: str | os.PathLike | None = None,
     command: str | None = None,
+    interval: float | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Run (or resume) a benchmark and write its reports.
@@ -222,6 +228,9 @@ def run_benchmark(
         ``~/.cache/skquake``).
     command : str, optional
         The command line to print at the top of ``results.md``.
+    interval : float in (0, 1), optional
+        Sets the profile's ``interval``: magnitude models in split-conformal calibration,
+        their rows with ``coverage`` and ``interval_width`` (see :class:`Profile`).
     log : callable, default=print
         Called with each progress message.
 
@@ -236,8 +245,14 @@ def run_benchmark(
         profile = PROFILES[profile]
     if seeds is not None:
         profile = replace(profile, seeds=tuple(int(s) for s in seeds))
+    if interval is not None:
+        check_scalar(interval, "interval", numbers.Real, min_val=0, max_val=1, include_boundaries="neither")
+        profile = replace(profile, interval=float(interval))
     if profile.lazy_deep and profile.pool != 1:
         raise ValueError("lazy_deep=True reads full-size images; it needs pool=1")
+    if profile.interval is not None and profile.lazy_deep:
+        raise ValueError(f"interval={profile.interval} calibrates on images in memory; profile {profile.name!r} "
+                         "reads the deep models' images lazily at full size: pass pool=2 or more")
     if timeout is not None:
         check_scalar(timeout, "timeout", numbers.Real, min_val=0, include_boundaries="neither")
         if not isolate:
@@ -263,13 +278,14 @@ def run_benchmark(
     settings = {
         k: v
         for k, v in asdict(profile).items()
-        if k not in ("name", "models", "tasks", "seeds", "synthetic", "threads")
+        if k not in ("name", "models", "tasks", "seeds", "synthetic", "threads", "interval")
     }
     host = machine()
     configs = {
         t: {
             "profile": profile.name,
-            "settings": settings,
+            # The interval changes only the magnitude rows; without one, config ids are as before.
+            "settings": settings if _interval(profile, t) is None else {**settings, "interval": profile.interval},
             "data": file_fingerprint(paths[t]),
             "device": device,
             "torch_threads": threads,

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..metrics import get_metric
 from ..models import list_models
+from ._row import INTERVAL_METRICS
 from ._tasks import TASKS
 
 __all__ = ["csv_value", "mean_std", "summarize", "task_table"]
@@ -67,6 +68,15 @@ def _pm(values, digits=4) -> str:
     return _fmt_num(mean, digits) if std is None else f"{_fmt_num(mean, digits)} ± {_fmt_num(std, digits)}"
 
 
+def _metric_names(rows: Sequence[dict], task_name: str) -> tuple:
+    """The task's metrics, then the interval metrics when its rows have them (``--interval``)."""
+    task = TASKS.get(task_name)
+    names = task.metrics if task else ()
+    if any(r["task"] == task_name and f"test_{INTERVAL_METRICS[0]}" in r for r in rows):
+        names += INTERVAL_METRICS
+    return names
+
+
 def summarize(rows: Sequence[dict], task_name: str) -> list[dict]:
     """Per model: mean and std over seeds of every measured column (rows with status ok).
 
@@ -84,8 +94,7 @@ def summarize(rows: Sequence[dict], task_name: str) -> list[dict]:
         ``(mean, std, count)`` from :func:`mean_std`.
     """
     order = {m: i for i, m in enumerate(list_models())}
-    task = TASKS.get(task_name)
-    metric_names = task.metrics if task else ()
+    metric_names = _metric_names(rows, task_name)
     groups: dict[str, list] = {}
     for row in rows:
         if row["task"] == task_name and row.get("status") == "ok":
@@ -103,12 +112,14 @@ def summarize(rows: Sequence[dict], task_name: str) -> list[dict]:
 
 def task_table(rows: Sequence[dict], task_name: str) -> list[str]:
     """Markdown lines of one task: the papers' layout on the test split, then a validation table."""
-    task = TASKS.get(task_name)
-    metrics = task.metrics if task else ()
+    metrics = _metric_names(rows, task_name)
     summary = summarize(rows, task_name)
     head = ["Model", "Params"]
+    levels = sorted({r["interval_level"] for r in rows if r["task"] == task_name and "interval_level" in r})
     for m in metrics:
         arrow = "↑" if get_metric(m).greater_is_better else "↓"
+        if m == INTERVAL_METRICS[0]:  # coverage: the goal is the nominal level, not 1
+            arrow = f"(target {', '.join(f'{level:g}' for level in levels)})"
         head.append(f"{get_metric(m).label} {arrow}")
     head += ["Time (ms/sample) ↓", "MFLOPs ↓", "Fit (s)", "Throughput (samples/s)", "Peak RSS (MiB)", "Seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

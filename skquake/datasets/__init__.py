@@ -2,7 +2,8 @@
 
 :class:`QuakeSet` and :func:`load_quakeset` read the public ``earthquakes.h5`` layout;
 :class:`LazyImages` / :func:`lazy_xy` are views that scikit-learn can split without reading
-pixels; :class:`DamageDataset` and :func:`load_damage` read the damage format.
+pixels; :func:`make_cache` / :class:`CachedQuakeSet` convert a file once into a decoded cache read at
+memory speed; :class:`DamageDataset` and :func:`load_damage` read the damage format.
 :mod:`skquake.datasets.synthetic` writes files of both layouts.
 
 Errors: a file not in its layout raises a :class:`HDF5FormatError` (``QuakeSetFormatError``,
@@ -22,6 +23,7 @@ from ._damage import (
     split_layout,
     to_layout,
 )
+from ._cache import CACHE_DTYPES, CachedQuakeSet, StaleCacheError, make_cache
 from ._hdf5 import HDF5FormatError
 from ._quakeset import MODES, SPLITS, QuakeSet, QuakeSetFormatError, load_quakeset
 from .synthetic import make_damage_dataset, make_quakeset
@@ -31,12 +33,14 @@ from .synthetic import make_damage_dataset, make_quakeset
 _LAZY_VIEWS = ("LazyImages", "lazy_xy")
 
 __all__ = [
+    "CACHE_DTYPES",
     "CLASS_NAMES",
     "DEFAULT_METADATA_COLUMNS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "MODES",
     "SPLITS",
+    "CachedQuakeSet",
     "DamageDataset",
     "DamageFormatError",
     "FileChangedError",
@@ -44,9 +48,11 @@ __all__ = [
     "LazyImages",
     "QuakeSet",
     "QuakeSetFormatError",
+    "StaleCacheError",
     "lazy_xy",
     "load_damage",
     "load_quakeset",
+    "make_cache",
     "make_damage_dataset",
     "make_quakeset",
     "read_damage_layout",

@@ -5,8 +5,9 @@ format of :func:`skquake.models.save_model` with its test metrics; :func:`predic
 streams a saved model's predictions on a QuakeSet file to a CSV file. The commands are
 ``skquake fit`` and ``skquake predict``.
 """
-from ._fit import QUAKESET_TASKS, fit_model
+from ._fit import QUAKESET_TASKS, fit_model, split_half_width
 from ._predict import predict_file
 from ._scene import predict_scene, predict_scene_arrays
 
-__all__ = ["QUAKESET_TASKS", "fit_model", "predict_file", "predict_scene", "predict_scene_arrays"]
+__all__ = ["QUAKESET_TASKS", "fit_model", "predict_file", "predict_scene", "predict_scene_arrays",
+           "split_half_width"]

@@ -20,6 +20,7 @@ __all__ = ["export_main", "fit_main", "predict_main"]
 _POSITIVE = checked(int, StrictInterval(Integral, 1, None, closed="left"))
 _OVERLAP = checked(float, Interval(Real, 0, 1, closed="left"))
 _FRACTION = checked(float, Interval(Real, 0, 1, closed="both"))
+_LEVEL = checked(float, Interval(Real, 0, 1, closed="neither"))
 
 
 def _fit_parser() -> CommandParser:
@@ -32,13 +33,17 @@ def _fit_parser() -> CommandParser:
     p.add_argument("model", help="registered model name (skquake models)")
     p.add_argument("--data", required=True, type=input_file("QuakeSet file"), help="QuakeSet HDF5 file")
     p.add_argument("--task", required=True, choices=list(QUAKESET_TASKS), help="what to predict, from which input")
-    p.add_argument("--out", required=True, type=new_file, metavar="MODEL.skq", help="the model file to write (new)")
+    p.add_argument("--out", required=True, metavar="MODEL.skq", help="the model file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--set", dest="params", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                    help="model parameter, e.g. --set max_epochs=3 (repeatable)")
     p.add_argument("--train-on", dest="train_on", default="train", choices=list(TRAIN_SPLITS),
                    help="the splits to train on (default train)")
     p.add_argument("--pool", type=_POSITIVE, default=1, help="average-pool factor for the images (default 1)")
     p.add_argument("--seed", type=int, default=None, help="random_state of the model (every one in a pipeline)")
+    p.add_argument("--interval", type=_LEVEL, default=None, metavar="LEVEL",
+                   help="magnitude tasks: split-conformal prediction intervals of this confidence level, e.g. "
+                        "0.9, calibrated on 25%% of the training events (the uncertainty extra)")
     p.add_argument("--json", action="store_true", help="print the saved manifest as JSON")
     return p
 
@@ -75,7 +80,7 @@ def _predict_parser() -> CommandParser:
                              "detection models, a magnitude for magnitude models; default 0.5)")
     scenes.add_argument("--max-nodata", dest="max_nodata", type=_FRACTION, default=0.5,
                         help="tiles with a larger no-data fraction are skipped (default 0.5)")
-    scenes.add_argument("--overwrite", action="store_true", help="replace maps already in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing CSV file or maps already in --out")
     return p
 
 
@@ -92,12 +97,18 @@ def fit_main(argv=None) -> int:
 
 
 def _fit(args) -> int:
-    manifest = fit_model(args.model, args.data, args.out, task=args.task, params=dict(args.params),
-                         train_on=args.train_on, pool=args.pool, seed=args.seed)
+    out = args.out if args.overwrite else _checked_option(new_file, args.out, "--out")
+    manifest = fit_model(args.model, args.data, out, task=args.task, params=dict(args.params),
+                         train_on=args.train_on, pool=args.pool, seed=args.seed, interval=args.interval,
+                         overwrite=args.overwrite)
     if args.json:
         print(json.dumps(manifest, indent=2))
         return 0
     print(f"saved {args.model} ({args.task}) to {args.out}")
+    if manifest.get("interval"):
+        record = manifest["interval"]
+        print(f"  {record['confidence_level']:.0%} interval: prediction -/+ {record['half_width']:.4g} "
+              f"(split conformal, {record['n_calibration']} calibration samples)")
     for name, value in manifest["metrics"].items():
         print(f"  test {name}: {value:.4g}" if value is not None else f"  test {name}: n/a")
     return 0
@@ -122,8 +133,9 @@ def _predict(args) -> int:
     if args.data is not None:
         if args.pre is not None:
             raise ValueError("--pre goes with --post (GeoTIFF scenes), not with --data")
-        out = _checked_option(new_file, args.out, "--out")
-        n = predict_file(args.model, args.data, out, split=args.split, batch_size=args.batch_size)
+        out = args.out if args.overwrite else _checked_option(new_file, args.out, "--out")
+        n = predict_file(args.model, args.data, out, split=args.split, batch_size=args.batch_size,
+                         overwrite=args.overwrite)
         print(f"{n} predictions written to {out}")
         return 0
     out = _checked_option(output_folder, args.out, "--out")

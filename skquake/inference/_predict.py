@@ -19,6 +19,8 @@ def _columns(estimator, manifest):
     registry_task = manifest["model"]["registry_task"]
     target = "magnitude" if registry_task == "magnitude" else "label"
     classes = getattr(estimator, "classes_", None)
+    if manifest.get("interval") is not None:  # skquake fit --interval: prediction -/+ half_width
+        return [target, "lower", "upper"], None
     if classes is None or not hasattr(estimator, "predict_proba"):
         return [target], None
     classes = list(np.asarray(classes).tolist())
@@ -50,10 +52,11 @@ def _check_input(ds, manifest, model_path):
         "out": [str, os.PathLike],
         "split": [StrOptions(set(SPLITS))],
         "batch_size": [StrictInterval(Integral, 1, None, closed="left")],
+        "overwrite": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def predict_file(model, data, out, *, split="test", batch_size=64) -> int:
+def predict_file(model, data, out, *, split="test", batch_size=64, overwrite=False) -> int:
     """Write the predictions of the saved ``model`` on a QuakeSet file to the CSV file ``out``.
 
     The file is read lazily, ``batch_size`` samples at a time, in the model's input mode and
@@ -70,6 +73,8 @@ def predict_file(model, data, out, *, split="test", batch_size=64) -> int:
         The CSV file to write; never replaced.
     split : {"train", "val", "test", "all"}, default="test"
     batch_size : int, default=64
+    overwrite : bool, default=False
+        Replace an existing ``out`` (written to a temporary file, renamed into place at the end).
 
     Returns
     -------
@@ -82,12 +87,15 @@ def predict_file(model, data, out, *, split="test", batch_size=64) -> int:
     ``split`` (the file's split), ``sample`` (``pre/post`` or ``before/pre``), the prediction
     (``label`` or ``magnitude``), and for a classifier with ``predict_proba`` the probability
     of the positive class (``probability``; one ``probability_<class>`` column per class when
-    there are more than two).
+    there are more than two); for a model saved with an interval (``skquake fit
+    --interval``), ``lower`` and ``upper``: the prediction minus and plus the interval's
+    half-width recorded in the manifest.
     """
     estimator, manifest = load_model(model, return_manifest=True)
     columns, classes = _columns(estimator, manifest)
+    half_width = (manifest.get("interval") or {}).get("half_width")
     mode = manifest["input"]["mode"]
-    with QuakeSet(data, split=split, mode=mode) as ds, atomic_output(out) as tmp:
+    with QuakeSet(data, split=split, mode=mode) as ds, atomic_output(out, overwrite=overwrite) as tmp:
         pool = _check_input(ds, manifest, model)
         c, h, w = ds.image_shape
         n = len(ds)
@@ -107,6 +115,8 @@ def predict_file(model, data, out, *, split="test", batch_size=64) -> int:
                            "before/pre" if ds.labels[i] == 0 else "pre/post", _value(y_pred[j])]
                     if proba is not None:
                         row += [f"{p:.6g}" for p in (proba[j, 1:] if len(classes) == 2 else proba[j])]
+                    if half_width is not None:
+                        row += [_value(y_pred[j] - half_width), _value(y_pred[j] + half_width)]
                     writer.writerow(row)
     return n
 

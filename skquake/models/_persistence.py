@@ -175,7 +175,8 @@ def _check_rebuilds(estimator, model, params):
 
 
 def save_model(estimator, path, *, model, task=None, params=None, data=None, splits=("train",),
-               mode="bitemporal", pool=1, input_shape=None, metrics=None, overwrite=False) -> Path:
+               mode="bitemporal", pool=1, input_shape=None, metrics=None, interval=None,
+               overwrite=False) -> Path:
     """Write a fitted ``estimator`` to the ``.skq`` file ``path`` (all or nothing).
 
     Parameters
@@ -202,6 +203,11 @@ def save_model(estimator, path, *, model, task=None, params=None, data=None, spl
         ``(C, H, W)`` after pooling, when ``data`` is not a file.
     metrics : dict, optional
         ``{metric: value}`` on the test split.
+    interval : dict, optional
+        A split-conformal prediction interval around the estimator's predictions (JSON
+        values; ``skquake fit --interval``): at least ``half_width``, the interval being
+        ``prediction -/+ half_width``, and ``confidence_level``. Stored as the manifest's
+        ``interval`` (absent without one).
     overwrite : bool, default=False
 
     Returns
@@ -211,6 +217,8 @@ def save_model(estimator, path, *, model, task=None, params=None, data=None, spl
     spec = get_model_spec(model)
     params = dict(params or {})
     path = Path(path)
+    if interval is not None and not {"half_width", "confidence_level"} <= set(interval):
+        raise ValueError(f"interval={interval!r} needs at least the keys 'half_width' and 'confidence_level'")
     if _is_deep(estimator):
         _check_rebuilds(estimator, model, params)
         members, kind = _deep_members(estimator), "safetensors"
@@ -240,6 +248,8 @@ def save_model(estimator, path, *, model, task=None, params=None, data=None, spl
         "payload": kind,
         "members": {name: {"sha256": _sha256(blob), "size": len(blob)} for name, blob in members.items()},
     }
+    if interval is not None:  # only then: the files without intervals stay as they were
+        manifest["interval"] = _encode(interval, "interval")
     manifest["checksum"] = _checksum(manifest)
     with atomic_output(path, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

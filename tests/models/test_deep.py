@@ -364,7 +364,9 @@ def test_registry_entries_build_for_both_input_kinds():
     names = list_models(family="deep")
     for prefix in ("mobilenetv2", "convnextv2-atto", "mobilevitv2", "pvt-v2-b0"):
         assert {f"{prefix}-mse", f"{prefix}-rank", f"{prefix}-det"} <= set(names)
-    assert set(list_models(family="deep", tags=("ranking",))) == {n for n in names if n.endswith("-rank")}
+    # the QuakeSet-recipe ranking models (-rank) and the ranking paper's own recipe (-rank-rp)
+    assert set(list_models(family="deep", tags=("ranking",))) == {n for n in names if n.endswith(("-rank", "-rank-rp"))}
+    assert {n for n in names if n.endswith("-rank-rp")} == set(list_models(tags=("ranking-paper",)))
     assert get_model_spec("pvt-v2-b0-det").paper_name.startswith("MiT-B0")
     assert get_model_spec("mobilenetv2-det").task == "detection"
     cnn, vit = create_model("mobilenetv2-mse"), create_model("mobilevitv2-rank", max_epochs=2)

@@ -10,12 +10,13 @@ import time
 
 import numpy as np
 
-from ...utils import CommandParser
+from ...utils import CommandParser, input_file, output_folder
 from .._quakeset import QuakeSet
 from ._damage import make_damage_dataset
 from ._quakeset import make_quakeset
+from ._scene import make_scene_pair
 
-__all__ = ["make_damage_main", "make_quakeset_main"]
+__all__ = ["make_damage_main", "make_quakeset_main", "make_scene_main"]
 
 
 def make_quakeset_main(argv=None) -> int:
@@ -80,5 +81,44 @@ def make_damage_main(argv=None) -> int:
         print(make_damage_dataset(args.path, n_buildings=args.n_buildings, n_regions=args.n_regions,
                                   image_size=args.image_size, random_state=args.random_state,
                                   overwrite=args.overwrite))
+
+    return parser.run(body, argv)
+
+
+def make_scene_main(argv=None) -> int:
+    """``skquake make-scene OUT_DIR --from FILE.h5 [options]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for a usage error (a bad option value, a missing QuakeSet file, existing
+        scenes without ``--overwrite``), 1 when writing failed.
+    """
+    parser = CommandParser(
+        prog="skquake make-scene",
+        description=("Write a pair of GeoTIFF scenes (pre.tif, post.tif: VV, VH, linear sigma0, UTM 37N) "
+                     "tiled from a QuakeSet file's samples, earthquake samples in the top-left corner, to "
+                     "try `skquake predict --pre --post` offline (the geo extra)."),
+    )
+    parser.add_argument("out_dir", type=output_folder, help="folder of the two scenes (created if missing)")
+    parser.add_argument("--from", dest="quakeset", required=True, type=input_file("QuakeSet file"),
+                        help="QuakeSet HDF5 file whose samples fill the tiles")
+    parser.add_argument("--rows", type=int, default=6, help="tiles down (default 6)")
+    parser.add_argument("--cols", type=int, default=8, help="tiles across (default 8)")
+    parser.add_argument("--affected", type=int, default=2,
+                        help="side of the corner block of earthquake samples (default 2)")
+    parser.add_argument("--split", default="test", help="the samples to draw from (default test)")
+    parser.add_argument("--crs", default="EPSG:32637", help="the grid's CRS (default EPSG:32637, UTM 37N)")
+    parser.add_argument("--pixel-size", dest="pixel_size", type=float, default=10.0,
+                        help="metres per pixel (default 10)")
+    parser.add_argument("--random-state", dest="random_state", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing scenes")
+
+    def body(args):
+        pre, post = make_scene_pair(args.quakeset, args.out_dir, rows=args.rows, cols=args.cols,
+                                    affected=args.affected, split=args.split, crs=args.crs,
+                                    pixel_size=args.pixel_size, random_state=args.random_state,
+                                    overwrite=args.overwrite)
+        print(f"wrote {pre} and {post}")
 
     return parser.run(body, argv)

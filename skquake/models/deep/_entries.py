@@ -70,4 +70,41 @@ def _register_builtins():
         )(_make_factory(QuakeClassifier, recipe))
 
 
+# The ranking paper's public code (../shared/reference/QUAKESET.md, "Recipes of the public code"):
+# the backbones its configs list, each with the timm name of the ImageNet weights it names.
+_RANKING_PAPER_BACKBONES = (
+    ("mobilenetv3-small", "mobilenetv3_small_100"),
+    ("convnextv2-atto", "convnextv2_atto"),
+    ("mobilevitv2", "mobilevitv2_100"),
+    ("levit-128s", "levit_128s"),
+    ("vit-tiny", "vit_tiny_patch16_224"),
+    ("resnet18", "resnet18"),
+)
+#: The ranking paper's recipe, as its code trains: AdamW (lr 1e-4, weight decay 0.01), batch 16,
+#: 10 epochs, OneCycleLR stepped per batch from ~0 (div_factor 1e9, pct_start 0.1,
+#: final_div_factor 1e4), MSE + margin ranking 1:1 (margin 0.02, half-batch pairs, ties not
+#: masked), raw magnitudes (no target standardisation), timm's own head init, output clamped to
+#: [0, 10], decibels and random flips. ``pretrained=False`` as everywhere in skquake: the paper
+#: used ImageNet weights (``pretrained=True`` online, or the path of a weights file).
+RANKING_PAPER_RECIPE = {
+    "max_epochs": 10, "lr": 1e-4, "batch_size": 16, "weight_decay": 0.01, "warmup": 0.1,
+    "callbacks__lr_schedule__div_factor": 1e9, "callbacks__lr_schedule__final_div_factor": 1e4,
+    "criterion": RegressionRankingLoss, "criterion__ranking_weight": 1.0, "criterion__margin": 0.02,
+    "standardize_target": False, "module__head_init": "timm", "clamp": (0.0, 10.0),
+    "decibels": True, "flips": True, "pretrained": False,
+}
+
+
+def _register_ranking_paper():
+    space = _space("cnn", True)  # around lr 1e-4, with the ranking weight and margin
+    for prefix, timm_name in _RANKING_PAPER_BACKBONES:
+        register_model(
+            f"{prefix}-rank-rp", task="magnitude", family="deep",
+            description=(f"{timm_name} regressor, MSE + ranking, the ranking paper's recipe (one-cycle "
+                         "from ~0; ImageNet weights in the paper: pass pretrained=)"),
+            paper_name=f"{timm_name} (ranking paper)", search_space=space, tags=("ranking-paper", "ranking"),
+        )(_make_factory(QuakeRegressor, dict(RANKING_PAPER_RECIPE, backbone=timm_name)))
+
+
 _register_builtins()
+_register_ranking_paper()
