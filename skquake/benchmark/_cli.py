@@ -72,6 +72,10 @@ def _parser() -> CommandParser:
     p.add_argument("--retry-failed", action="store_true", help="run again rows recorded as failed")
     isolation.add_argument("--in-process", dest="isolate", action="store_false",
                            help="run rows in this process (no isolation, no timeout)")
+    isolation.add_argument("--workers", type=_AT_LEAST_ONE, metavar="N",
+                           help="run rows on a local Dask cluster of N worker processes (the distributed extra)")
+    isolation.add_argument("--scheduler", metavar="ADDRESS",
+                           help="run rows on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 (see docs/scale.md)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="do not draw plots")
     p.add_argument("--report-only", action="store_true", help="only rebuild tables and plots from results.jsonl")
@@ -132,7 +136,7 @@ def _run(args, command: str) -> int:
         profile, out=args.out, data=args.data, damage_data=args.damage_data, models=models, tasks=tasks,
         seeds=args.seeds, device=args.device, timeout=args.timeout, retry_failed=args.retry_failed,
         isolate=args.isolate, threads=args.threads, progress=args.progress, plots=args.plots, command=command,
-        interval=args.interval,
+        interval=args.interval, workers=args.workers, scheduler=args.scheduler,
     )
     for f in result["files"]:
         print(f)

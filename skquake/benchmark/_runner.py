@@ -15,6 +15,7 @@ from sklearn.utils import check_scalar
 from tqdm.auto import tqdm
 
 from ..models import get_model_spec, list_models
+from ..utils import import_optional
 from ._host import config_id, file_fingerprint, machine, versions
 from ._isolation import run_in_child, start_method
 from ._profiles import PROFILES, Profile
@@ -193,6 +194,8 @@ def run_benchmark(
     cache_dir: str | os.PathLike | None = None,
     command: str | None = None,
     interval: float | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Run (or resume) a benchmark and write its reports.
@@ -231,6 +234,12 @@ def run_benchmark(
     interval : float in (0, 1), optional
         Sets the profile's ``interval``: magnitude models in split-conformal calibration,
         their rows with ``coverage`` and ``interval_width`` (see :class:`Profile`).
+    workers : int, optional
+        Run the rows as tasks on a local Dask cluster of this many worker processes (the
+        ``distributed`` extra; see :mod:`~._dask`). Exclusive with ``scheduler``, ``timeout``
+        and ``isolate=False``.
+    scheduler : str, optional
+        Run the rows as tasks on the running Dask scheduler at this address.
     log : callable, default=print
         Called with each progress message.
 
@@ -257,6 +266,14 @@ def run_benchmark(
         check_scalar(timeout, "timeout", numbers.Real, min_val=0, include_boundaries="neither")
         if not isolate:
             raise ValueError("a per-row timeout needs isolate=True (rows in their own process)")
+    if workers is not None or scheduler is not None:
+        if workers is not None and scheduler is not None:
+            raise ValueError("workers and scheduler are exclusive: a local Dask cluster or a running one")
+        if timeout is not None or not isolate:
+            raise ValueError("rows on a Dask cluster run in its worker processes: no timeout, no isolate=False")
+        if workers is not None:
+            check_scalar(workers, "workers", numbers.Integral, min_val=1)
+        import_optional("distributed", extra="distributed")  # before any folder is made
     t_start = time.perf_counter()
     out = Path(out) if out is not None else Path("benchmarks") / "results" / profile.name
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -326,7 +343,12 @@ def run_benchmark(
             f"skquake benchmark ({profile.name}): {n_total} rows, {skipped} already done, "
             f"{len(jobs)} to run; device {device}; results in {out}"
         )
-        n_failed = _run_jobs(jobs, results_path, timeout, isolate, progress)
+        if workers is not None or scheduler is not None:
+            from ._dask import run_on_dask  # optional: the distributed extra
+
+            n_failed = run_on_dask(jobs, results_path, workers=workers, scheduler=scheduler, progress=progress)
+        else:
+            n_failed = _run_jobs(jobs, results_path, timeout, isolate, progress)
         wall = time.perf_counter() - t_start
         files = write_reports(out, config_ids=set(config_ids.values()), plots=plots, log=log, command=command)
     log(f"done in {wall:.1f} s: {len(jobs)} rows run ({n_failed} failed), {skipped} skipped")

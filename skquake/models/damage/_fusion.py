@@ -129,7 +129,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierNetMixin, QuakeNetBase, Neu
                  metadata_columns=DEFAULT_METADATA_COLUMNS, use_metadata=True, meta_hidden=64,
                  meta_dropout=0.1, meta_drop_all=0.1, gamma=4.0, class_weight="balanced",
                  predict_batch_size=None, decibels=False, flips=True, weight_decay=0.05, warmup=0.1,
-                 amp=False, channels_last=False, random_state=None, module=FusionNet, criterion=FocalLoss,
+                 amp="auto", channels_last="auto", random_state=None, module=FusionNet, criterion=FocalLoss,
                  optimizer=torch.optim.AdamW, lr=1e-3, max_epochs=20, batch_size=32, train_split=None,
                  verbose=0, keep_training_state=False, **kwargs):
         super().__init__(
@@ -278,7 +278,7 @@ class DamageFusionClassifier(_LayoutMixin, ClassifierNetMixin, QuakeNetBase, Neu
             meta_std=self.meta_std_ if meta_fitted else np.ones(n_meta),
             meta_hidden=self.meta_hidden, meta_dropout=self.meta_dropout, meta_drop_all=self.meta_drop_all,
             flip=self.flips, decibels=self.decibels, pretrained=self.pretrained, input_size=(h, w),
-            backbone_kwargs=dict(self.backbone_kwargs or {}), channels_last=self.channels_last,
+            backbone_kwargs=dict(self.backbone_kwargs or {}), channels_last=self._channels_last_enabled(),
             **self.get_params_for("module"),
         )
         return self

@@ -38,9 +38,10 @@ from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.dataset import get_len
 from skorch.utils import to_tensor
 
-from ...utils import Options, StrictInterval, check_image_shape
+from ...utils import Options, StrictInterval, StrOptions, check_image_shape
 from ._callbacks import WarmupOneCycle, _index_accuracy
 from ._data import NoSingletonBatchSampler, _WeightedDataset, split_weights
+from ._device import AUTO, resolve_auto
 from ._losses import weighted_loss
 
 __all__ = ["QuakeNetBase", "ClassifierNetMixin", "softmax"]
@@ -53,11 +54,13 @@ RECIPE_PARAMETERS_DOC = """\
         Passed to the optimizer (AdamW), unless ``optimizer__weight_decay`` is given.
     warmup : float in [0, 1), default=0.1
         Warm-up fraction of the one-cycle learning-rate schedule (stepped per batch).
-    amp : bool, default=False
+    amp : bool or "auto", default="auto"
         bfloat16 autocast for the backbone's forward pass; its head, the output transforms
-        and the loss run in float32, so predictions keep float32 resolution.
-    channels_last : bool, default=False
-        Channels-last memory format for the backbone and its input.
+        and the loss run in float32, so predictions keep float32 resolution. ``"auto"``: on
+        when ``device`` is a CUDA GPU that computes in bfloat16, off on a CPU.
+    channels_last : bool or "auto", default="auto"
+        Channels-last memory format for the backbone and its input. ``"auto"``: on when
+        ``device`` is a CUDA GPU, off on a CPU.
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, batch order and random augmentation for the fit (torch's
         global generator is restored afterwards). Two fits on CPU with the same int give
@@ -94,7 +97,8 @@ RECIPE_PARAMETERS_DOC = """\
         a :class:`WarmupOneCycle` that ``callbacks__lr_schedule=None`` disables), ``classes``
         (classifiers: the labels, in order; default: the sorted labels of ``y``),
         ``iterator_train``, ``iterator_valid``, ``dataset``, ``predict_nonlinearity``,
-        ``warm_start``, ``compile``, ``use_caching``, ``torch_load_kwargs``; and arguments
+        ``warm_start``, ``compile`` (True: skorch wraps the module in ``torch.compile``, whose
+        arguments are routed with ``compile__*``), ``use_caching``, ``torch_load_kwargs``; and arguments
         routed to a part by their prefix: ``module__*``, ``criterion__*``, ``optimizer__*``,
         ``iterator_train__*`` (``iterator_train__num_workers=2``), ``iterator_valid__*``,
         ``callbacks__*``.
@@ -164,6 +168,8 @@ class QuakeNetBase:
       hand batching back to skorch);
     - :meth:`seeded`, the context ``fit`` runs skorch's ``fit`` in: torch's global generator
       is seeded from ``random_state`` (weight init, flips) and restored afterwards;
+    - ``amp`` / ``channels_last`` of ``"auto"`` resolved for the device by :meth:`_amp_enabled`
+      / :meth:`_channels_last_enabled` (on for CUDA, off on a CPU);
     - ``amp=True``: forward passes under ``torch.autocast`` in bfloat16 (no gradient scaler is
       needed in bfloat16), the loss computed in float32;
     - :meth:`save_weights` / :meth:`load_weights`.
@@ -184,8 +190,8 @@ class QuakeNetBase:
         "flips": ["boolean"],
         "weight_decay": [StrictInterval(Real, 0, None, closed="left"), None],
         "warmup": [StrictInterval(Real, 0, 1, closed="left")],
-        "amp": ["boolean"],
-        "channels_last": ["boolean"],
+        "amp": ["boolean", StrOptions({AUTO})],
+        "channels_last": ["boolean", StrOptions({AUTO})],
         "random_state": ["random_state"],
         "lr": [StrictInterval(Real, 0, None, closed="neither")],
         "max_epochs": [StrictInterval(Integral, 1, None, closed="left")],
@@ -424,9 +430,17 @@ class QuakeNetBase:
         self.train_batches_per_epoch_ = len(sampler)
         return self.iterator_train(dataset, batch_sampler=sampler, **kwargs)
 
+    def _amp_enabled(self) -> bool:
+        """``amp`` for this estimator's device (``"auto"``: a CUDA GPU computing in bfloat16)."""
+        return resolve_auto(self.amp, self.device, bfloat16=True)
+
+    def _channels_last_enabled(self) -> bool:
+        """``channels_last`` for this estimator's device (``"auto"``: a CUDA device)."""
+        return resolve_auto(self.channels_last, self.device)
+
     def infer(self, x, **fit_params):
         x, _ = split_weights(x)  # the module never sees the sample weights
-        if not self.amp:
+        if not self._amp_enabled():
             return super().infer(x, **fit_params)
         device_type = torch.device(self.device if self.device is not None else "cpu").type
         with torch.autocast(device_type=device_type, dtype=torch.bfloat16):

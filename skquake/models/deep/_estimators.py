@@ -129,7 +129,7 @@ class _SARImageNet(QuakeNetBase):
         self.module_ = self._build_module(
             shape, backbone=self.backbone, in_chans=c, num_outputs=self._n_outputs(), input_size=(h, w),
             pretrained=self.pretrained, decibels=self.decibels, flips=self.flips, clamp=self._clamp(),
-            channels_last=self.channels_last, **self._output_affine(), **self.get_params_for("module"),
+            channels_last=self._channels_last_enabled(), **self._output_affine(), **self.get_params_for("module"),
         )
         return self
 
@@ -202,7 +202,7 @@ class QuakeRegressor(_SARImageNet, NeuralNetRegressor):
     def __init__(
         self, backbone="mobilenetv2_100", *, pretrained=False, input_shape=None, decibels=True,
         flips=True, clamp=(0.0, 10.0), standardize_target=True, weight_decay=0.01, warmup=0.1,
-        amp=False, channels_last=False, random_state=None, module=SARNet,
+        amp="auto", channels_last="auto", random_state=None, module=SARNet,
         criterion=torch.nn.MSELoss, optimizer=torch.optim.AdamW, lr=1e-4, max_epochs=6,
         batch_size=16, train_split=None, verbose=0, keep_training_state=False, **kwargs,
     ):
@@ -302,7 +302,7 @@ class QuakeClassifier(ClassifierNetMixin, _SARImageNet, NeuralNetClassifier):
 
     def __init__(
         self, backbone="mobilenetv2_100", *, pretrained=False, input_shape=None, decibels=True,
-        flips=True, weight_decay=0.01, warmup=0.1, amp=False, channels_last=False,
+        flips=True, weight_decay=0.01, warmup=0.1, amp="auto", channels_last="auto",
         random_state=None, module=SARNet, criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW, lr=1e-4, max_epochs=6, batch_size=16, train_split=None,
         verbose=0, keep_training_state=False, **kwargs,
