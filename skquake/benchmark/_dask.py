@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from ..utils import import_optional
 from ._host import now
 from ._row import run_row
-from ._store import append_row
+from ._store import record_row
 
 __all__ = ["ALLOWED_FAILURES", "run_on_dask"]
 
@@ -104,10 +104,7 @@ def run_on_dask(jobs, results_path, *, workers: int | None = None, scheduler: st
                     row = future.result()
                 except Exception as exc:  # noqa: BLE001 - KilledWorker (its workers kept dying), a lost scheduler
                     row = _lost_row(job, exc)
-                append_row(results_path, row)
-                if row["status"] != "ok":
-                    failed += 1
-                    tqdm.write(f"FAILED {job['model']} on {job['task']} seed {job['seed']}: {row['error']}")
+                failed += record_row(results_path, row, f"{job['model']} on {job['task']} seed {job['seed']}")
                 bar.update()
                 future.release()
         finally:

@@ -21,7 +21,7 @@ from ._isolation import run_in_child, start_method
 from ._profiles import PROFILES, Profile
 from ._reports import write_reports
 from ._row import data_key, load_splits, run_row
-from ._store import RESULTS_FILE, append_row, latest_rows, lock, read_rows, row_key, write_text
+from ._store import RESULTS_FILE, latest_rows, lock, read_rows, record_row, row_key, write_text
 from ._tasks import TASKS, BenchTask, default_cache_dir, default_data_file
 
 __all__ = ["plan", "run_benchmark"]
@@ -162,10 +162,7 @@ def _run_jobs(jobs, results_path, timeout, isolate, progress) -> int:
                         lazy, pool = data_key(Profile(**job["profile"]), get_model_spec(model).family)
                         job = {**job, "preloaded": cache.get(TASKS[job["task"]], job["data"], pool, lazy)}
                     row = run_in_child(job, timeout) if isolate else run_row(job)
-                    append_row(results_path, row)
-                    if row["status"] != "ok":
-                        failed += 1
-                        tqdm.write(f"FAILED {model} on {desc}: {row['error']}")
+                    failed += record_row(results_path, row, f"{model} on {desc}")
                     bar.update()
                     overall.update()
             finally:

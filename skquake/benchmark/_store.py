@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from tqdm.auto import tqdm
+
 from ..utils import atomic_output
 
 try:
@@ -19,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["HELD_LOCKS", "RESULTS_FILE", "append_row", "latest_rows", "lock", "read_rows", "row_key", "write_text"]
+__all__ = ["HELD_LOCKS", "RESULTS_FILE", "append_row", "record_row", "latest_rows", "lock", "read_rows", "row_key", "write_text"]
 
 RESULTS_FILE = "results.jsonl"
 
@@ -76,6 +78,15 @@ def append_row(path: Path, row: dict) -> None:
         f.write(line.encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
+
+
+def record_row(path: Path, row: dict, what: str) -> int:
+    """Append a finished row (serial and Dask runs alike) and announce a failure; 1 if it failed."""
+    append_row(path, row)
+    if row["status"] == "ok":
+        return 0
+    tqdm.write(f"FAILED {what}: {row['error']}")
+    return 1
 
 
 def row_key(row: Mapping) -> tuple:

@@ -14,7 +14,7 @@ from ..models import save_model
 from ..utils import CommandParser, input_file, name_value, new_file
 from ._search import default_scoring
 from ._storage import DEFAULT_STORAGE_FILE, STORAGE_ENV, mask_url, scrub
-from ._study import META_KEY, storage_url, study_summary
+from ._study import META_KEY, study_summary
 from ._tune import best_estimator, tune
 
 __all__ = ["main"]
@@ -130,7 +130,6 @@ def _run(args) -> int:
         grace_period=args.grace_period, connect_timeout=args.connect_timeout,
     )
     summary = study_summary(study)
-    summary["storage"] = mask_url(storage_url(study) or storage or "")
     summary["this_worker_trials"] = getattr(study, "_skquake_worker_trials", [])
     if args.refit:
         estimator = best_estimator(study)

@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 
 from ._storage import describe_storage
 
-__all__ = ["META_KEY", "count", "fail_beatless_trials", "find_study", "load_or_create_study", "storage_url",
+__all__ = ["META_KEY", "count", "fail_beatless_trials", "find_study", "load_or_create_study",
            "study_summary"]
 
 #: Name of the study user attribute that records what a study tunes (checked on resume).
@@ -186,9 +186,3 @@ def study_summary(study) -> dict:
         out.update(best_value=best.value, best_params=best.params, best_trial=best.number)
     return out
 
-
-
-def storage_url(study) -> str:
-    """Where a study is stored, for summaries (:func:`~skquake.tuning.describe_storage`: a URL with
-    its password masked, a file, or the kind of an in-memory storage)."""
-    return describe_storage(study._storage)

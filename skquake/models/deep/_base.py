@@ -44,7 +44,7 @@ from ._data import NoSingletonBatchSampler, _WeightedDataset, split_weights
 from ._device import AUTO, resolve_auto
 from ._losses import weighted_loss
 
-__all__ = ["QuakeNetBase", "ClassifierNetMixin", "softmax"]
+__all__ = ["QuakeNetBase", "ClassifierNetMixin", "softmax", "target_vector"]
 
 
 #: Docstring entries of the parameters every deep estimator shares, formatted with the
@@ -108,6 +108,18 @@ RECIPE_PARAMETERS_DOC = """\
 def softmax(logits: torch.Tensor) -> torch.Tensor:
     """Softmax over the class axis (module-level so that nets pickle)."""
     return torch.softmax(logits, dim=-1)
+
+
+def target_vector(y, n, what):
+    """``y`` as a 1-D array of ``n`` targets (a single column is accepted, with scikit-learn's
+    warning); ``what`` names them in the error (``"labels"``, ``"magnitudes"``)."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n,) {what}, got shape {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"X has {n} samples but y has {len(y)}")
+    return y
 
 
 def _resolve_seed(random_state):
@@ -537,13 +549,7 @@ class ClassifierNetMixin:
         return len(classes)
 
     def _check_targets(self, y, n, fitted=False):
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (n,) labels, got shape {y.shape}")
-        if len(y) != n:
-            raise ValueError(f"X has {n} samples but y has {len(y)}")
+        y = target_vector(np.asarray(y), n, "labels")
         if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinite values")
         kind = type_of_target(y)

@@ -18,12 +18,12 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import check_array
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_numpy
 
 from ...datasets._views import LazyImages, _is_quakeset
-from ._base import RECIPE_PARAMETERS_DOC, ClassifierNetMixin, QuakeNetBase
+from ._base import RECIPE_PARAMETERS_DOC, ClassifierNetMixin, QuakeNetBase, target_vector
 from ._data import _ImageDataset
 from ._nets import SARNet
 
@@ -258,12 +258,7 @@ class QuakeRegressor(_SARImageNet, NeuralNetRegressor):
                 raise ValueError("Unknown label type: y must hold numeric magnitudes") from None
         if not np.issubdtype(y.dtype, np.number):
             raise ValueError(f"Unknown label type: y must hold numeric magnitudes, got dtype {y.dtype}")
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (n,) magnitudes, got shape {y.shape}")
-        if len(y) != n:
-            raise ValueError(f"X has {n} samples but y has {len(y)}")
+        y = target_vector(y, n, "magnitudes")
         if not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinite values")
         return y.astype(np.float32).reshape(-1, 1)
