@@ -16,6 +16,7 @@ from ._damage import (
     precision_macro,
     recall_macro,
 )
+from . import _change, _epicentre  # noqa: F401  (their metrics register on import)
 from ._intervals import coverage_score, mean_interval_width
 from ._quakeset import MAGNITUDE_THRESHOLD, magnitude_accuracy_score, spearman_score
 from ._registry import MetricSpec, get_metric, get_scorer, get_scorer_names, list_metrics, register_metric

@@ -38,15 +38,22 @@ __all__ = [
     "register_model",
 ]
 
-#: Known task kinds. ``detection`` and ``magnitude`` are the QuakeSet tasks (each can be run
-#: on bitemporal or single-image input); ``damage`` is building-damage classification.
-TASKS = ("detection", "magnitude", "damage")
+#: Known task kinds. ``detection``, ``magnitude`` and ``epicentre`` are QuakeSet tasks (each can
+#: be run on bitemporal or single-image input); ``change`` is unsupervised per-pixel change
+#: detection on bitemporal pairs (QuakeSet task 4); ``damage`` is building-damage classification.
+TASKS = ("detection", "magnitude", "change", "epicentre", "damage")
 #: Model families: scikit-learn only, or torch.
 FAMILIES = ("shallow", "deep")
 
 #: Modules whose import registers the built-in models. Listed here (not discovered) so that
 #: the order of ``list_models()`` is stable and a broken optional module fails loudly.
-_BUILTIN_MODULES = ("skquake.models.shallow", "skquake.models.deep", "skquake.models.damage")
+_BUILTIN_MODULES = (
+    "skquake.models.shallow",
+    "skquake.models.deep",
+    "skquake.models.change",
+    "skquake.models.epicentre",
+    "skquake.models.damage",
+)
 
 #: scikit-learn estimator checks that every :class:`~sklearn.pipeline.Pipeline` fails, with the
 #: reason; a registered pipeline passes them (plus its own) as ``expected_failed_checks``.

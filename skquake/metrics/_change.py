@@ -1,0 +1,1 @@
+"""Per-pixel change-detection metrics (QuakeSet task 4)."""

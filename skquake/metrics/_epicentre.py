@@ -1,0 +1,1 @@
+"""Epicentre and hypocentre metrics (QuakeSet tasks 3 and 7)."""
