@@ -8,6 +8,7 @@ the estimators with dynamic imports, when it is called).
 """
 from ._cli import CommandParser, checked, input_file, name_value, new_file, output_folder
 from ._discovery import all_estimators
+from ._geo import EARTH_RADIUS_KM, haversine_km, lonlat_offset, offset_lonlat
 from ._io import (
     FileChangedError,
     FileFingerprint,
@@ -38,6 +39,7 @@ from ._validation import (
 )
 
 __all__ = [
+    "EARTH_RADIUS_KM",
     "CommandParser",
     "FileChangedError",
     "FileFingerprint",
@@ -65,7 +67,10 @@ __all__ = [
     "file_fingerprint",
     "fit_tick_labels",
     "format_bytes",
+    "haversine_km",
     "import_optional",
+    "lonlat_offset",
+    "offset_lonlat",
     "input_file",
     "name_value",
     "new_file",
