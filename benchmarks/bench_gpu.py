@@ -3,15 +3,19 @@
     python benchmarks/bench_gpu.py [--data FILE] [--size 512] [--n-events 100]
         [--backbones mobilenetv2_100 convnextv2_atto] [--batches 16 64] [--steps 30] [--workers 4]
 
-For each backbone and batch size it trains the deep estimators' network (:class:`SARNet`: decibels,
-flips, the backbone, one output; AdamW, MSE on the magnitude) with the estimators' CUDA defaults
-(``amp="auto"``, ``channels_last="auto"``, resolved for the device), fed from
+For each backbone and batch size it runs the training steps of the deep estimator itself
+(:class:`QuakeRegressor`: its network, decibels, flips, AdamW, MSE on the magnitude, with its CUDA
+defaults ``amp="auto"``, ``channels_last="auto"``), each step ``net.train_step(batch)`` on the
+batches of the estimator's own training ``DataLoader`` (``net.get_iterator``: its dataset,
+sampler and collate function; created once per row and iterated again each epoch), fed from
 
-(a) the HDF5 path: ``QuakeSet`` + a ``DataLoader`` with ``--workers`` worker processes;
-(b) the decoded cache: ``CachedQuakeSet.read_batch(indices, decode=False)`` (float16 decibels)
-    into pinned memory, copied to the device, decoded there (``from_decibels(x.float())``);
-(c) device-resident data: the whole training split as one float16 tensor on the GPU, batches
-    indexed on the device and decoded there;
+(a) the HDF5 path: ``lazy_xy(QuakeSet(...))``, read sample by sample in ``--workers`` worker
+    processes (pinned memory on CUDA);
+(b) the decoded cache: ``lazy_xy(CachedQuakeSet(...))``, each batch one indexed read of the
+    memory map (float16 decibels) in ``--workers`` workers, moved to the device and decoded there
+    by the estimator (``decode_batch``);
+(c) device-resident data: ``CachedQuakeSet(..., in_memory="cuda")``, the training split as one
+    float16 tensor on the GPU, each batch indexed and decoded there (no host copy; no workers);
 (d) the ceiling: the same training step on one random batch already on the device.
 
 and reports samples/s and the GPU busy fraction: the time between CUDA events recorded before the
@@ -32,13 +36,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from _common import HERE, command_line, write_report
 
 TARGET = 0.9  # (c) must reach this fraction of (d) for "not input-bound"
 SOURCES = ("hdf5", "cache", "device", "ceiling")
-SOURCE_NAMES = {"hdf5": "(a) HDF5, DataLoader", "cache": "(b) cache, read_batch -> device",
-                "device": "(c) device-resident", "ceiling": "(d) random device tensors (ceiling)"}
+SOURCE_NAMES = {"hdf5": "(a) HDF5, estimator's DataLoader",
+                "cache": "(b) cache, estimator's batched reads",
+                "device": "(c) device-resident cache, estimator",
+                "ceiling": "(d) random device tensors (ceiling)"}
 
 
 def positive_int(text):
@@ -106,89 +111,68 @@ class StepTimer:
         return self.cpu_busy
 
 
-def train_rate(model, batches, steps, warmup, device, amp):
-    """(samples/s, busy fraction) of ``steps`` training steps on the batches ``batches()`` yields."""
+def train_rate(net, batches, steps, warmup, device):
+    """(samples/s, busy fraction) of ``steps`` of ``net.train_step`` on the batches ``batches`` yields."""
     import torch  # torch
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    model.train()
-
-    def step(x, y, timer=None):
+    def step(batch, timer=None):
         begun = timer.start() if timer else None
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            out = model(x)
-        loss = torch.nn.functional.mse_loss(out.float().reshape(-1), y)
-        loss.backward()
-        optimizer.step()
+        net.train_step(batch)
         if timer:
             timer.stop(begun)
 
-    source = batches()
     for _ in range(warmup):
-        step(*next(source))
+        step(next(batches))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
     timer, n = StepTimer(device), 0
     start = time.perf_counter()
     for _ in range(steps):
-        x, y = next(source)
-        step(x, y, timer)
-        n += len(y)
+        batch = next(batches)
+        step(batch, timer)
+        n += len(batch[1])
     sync()
     wall = time.perf_counter() - start
     return n / wall, min(1.0, timer.busy_seconds() / wall)
 
 
-def sources(path, cache_dir, batch, workers, device, seed=0):
-    """Source name -> a function giving an endless iterator of (float32 linear images, magnitudes)."""
+def estimator(backbone, shape, batch, device, workers, resident):
+    """The deep estimator, initialised for ``shape``; its training loader reads with ``workers``."""
+    from skquake.models.deep import QuakeRegressor
+
+    loader = {} if resident else {
+        "iterator_train__num_workers": workers, "iterator_train__persistent_workers": workers > 0,
+        "iterator_train__pin_memory": device.type == "cuda"}
+    net = QuakeRegressor(backbone, input_shape=shape, batch_size=batch, device=str(device), **loader)
+    return net.initialize()
+
+
+def feed(net, source, batch, device, seed=0):
+    """An endless iterator of ``net``'s training batches from ``source`` (a dataset, or None: the ceiling)."""
     import torch  # torch
 
-    from skquake.datasets import CachedQuakeSet, QuakeSet
-    from skquake.utils import from_decibels
+    from skquake.datasets import lazy_xy
 
-    cuda = device.type == "cuda"
-
-    def hdf5():
-        loader = torch.utils.data.DataLoader(
-            QuakeSet(path, split="train"), batch_size=batch, shuffle=True, num_workers=workers,
-            pin_memory=cuda, drop_last=True, persistent_workers=workers > 0,
-            generator=torch.Generator().manual_seed(seed))
-        while True:
-            for sample in loader:
-                yield (sample["image"].to(device, non_blocking=True),
-                       sample["magnitude"].float().to(device, non_blocking=True))
-
-    def cache():
-        ds = CachedQuakeSet(cache_dir, split="train")
-        mags = torch.as_tensor(ds.magnitudes, dtype=torch.float32, device=device)
-        host = torch.empty((batch,) + tuple(ds.image_shape), dtype=torch.float16, pin_memory=cuda)
-        rng = np.random.default_rng(seed)
-        while True:
-            idx = rng.choice(len(ds), size=batch, replace=False)
-            ds.read_batch(idx, decode=False, out=host.numpy())
-            # A blocking copy: the pinned buffer is reused by the next read.
-            x = host.to(device)
-            yield from_decibels(x.float()), mags[torch.as_tensor(idx, device=device)]
-
-    def resident():
-        ds = CachedQuakeSet(cache_dir, split="train")
-        images = torch.from_numpy(ds.read_batch(np.arange(len(ds)), decode=False)).to(device)
-        mags = torch.as_tensor(ds.magnitudes, dtype=torch.float32, device=device)
+    if source is None:
         generator = torch.Generator(device=device).manual_seed(seed)
-        while True:
-            idx = torch.randint(len(ds), (batch,), device=device, generator=generator)
-            yield from_decibels(images[idx].float()), mags[idx]
-
-    def ceiling():
-        shape = (batch,) + tuple(QuakeSet(path, split="train").image_shape)
-        generator = torch.Generator(device=device).manual_seed(seed)
-        x = torch.rand(shape, device=device, generator=generator) + 1e-3
-        y = 4.0 + torch.rand((batch,), device=device, generator=generator)
+        x = torch.rand((batch,) + tuple(net.input_shape), device=device, generator=generator) + 1e-3
+        y = 4.0 + torch.rand((batch, 1), device=device, generator=generator)
         while True:
             yield x, y
+    X, y, _ = lazy_xy(source)
+    loader = net.get_iterator(net.get_dataset(X, y.reshape(-1, 1)), training=True)
+    while True:
+        yield from loader
 
-    return {"hdf5": hdf5, "cache": cache, "device": resident, "ceiling": ceiling}
+
+def sources(path, cache_dir, device):
+    """Source name -> a function giving the training split it reads (None for the ceiling)."""
+    from skquake.datasets import CachedQuakeSet, QuakeSet
+
+    return {"hdf5": lambda: QuakeSet(path, split="train"),
+            "cache": lambda: CachedQuakeSet(cache_dir, split="train"),
+            "device": lambda: CachedQuakeSet(cache_dir, split="train", in_memory=str(device)),
+            "ceiling": lambda: None}
 
 
 def verdict(rates) -> str:
@@ -233,7 +217,6 @@ def main(argv=None):
               "here: run it on a machine with a GPU (pass --allow-cpu only to check the script on a "
               "CPU; its figures then mean nothing)", file=sys.stderr)
         return 2
-    from skquake.models.deep import SARNet
     from skquake.models.deep._device import resolve_auto
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -246,22 +229,25 @@ def main(argv=None):
              (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine}; "
              f"{os.cpu_count()} CPU cores; torch {torch.__version__}; amp={amp}, channels_last={channels_last} "
              f"(the estimators' \"auto\" defaults for {device.type}). Data: {path.name}, {n_train} training "
-             f"samples of {' x '.join(map(str, shape))}; HDF5 path with {args.workers} DataLoader worker(s). "
-             f"{args.steps} timed steps after {args.warmup} warm-up steps per row. Busy: the time of the "
-             "training steps (CUDA events on a GPU, the CPU clock on a CPU) over the wall time; the rest is "
-             "spent waiting for input."), "",
+             f"samples of {' x '.join(map(str, shape))}; (a) and (b) read in {args.workers} DataLoader "
+             f"worker(s). Each step is QuakeRegressor.train_step on a batch of the estimator's own training "
+             f"DataLoader. {args.steps} timed steps after {args.warmup} warm-up steps per row. Busy: the time "
+             "of the training steps (CUDA events on a GPU, the CPU clock on a CPU) over the wall time; the "
+             "rest is spent waiting for input."), "",
              "| backbone | batch | source | samples/s | busy | x ceiling |",
              "| --- | --- | --- | --- | --- | --- |"]
     verdicts = []
     for backbone in args.backbones:
         for batch in args.batches:
             rates, busy = {}, {}
-            feeds = sources(path, cache_dir, batch, args.workers, device)
+            data = sources(path, cache_dir, device)
             for name in SOURCES:
                 torch.manual_seed(0)
-                model = SARNet(backbone, in_chans=shape[0], num_outputs=1, input_size=shape[1:],
-                               channels_last=channels_last).to(device)
-                rates[name], busy[name] = train_rate(model, feeds[name], args.steps, args.warmup, device, amp)
+                resident = name in ("device", "ceiling")
+                net = estimator(backbone, shape, batch, device, args.workers, resident)
+                batches = feed(net, data[name](), batch, device)
+                rates[name], busy[name] = train_rate(net, batches, args.steps, args.warmup, device)
+                del batches  # ends the row's DataLoader workers
             for name in SOURCES:
                 lines.append(f"| {backbone} | {batch} | {SOURCE_NAMES[name]} | {rates[name]:.1f} | "
                              f"{busy[name]:.0%} | {rates[name] / rates['ceiling']:.2f} |")

@@ -11,6 +11,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Sequence
 
+from ..datasets import quakeset_argument
 from ..models import list_models
 from ..utils import CommandParser, Interval, StrictInterval, checked, input_file, output_folder
 from ._profiles import PROFILES
@@ -51,9 +52,13 @@ def _parser() -> CommandParser:
         interrupted="interrupted; the finished rows are saved, run the same command to resume",
     )
     p.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="settings bundle (default: quick)")
-    p.add_argument("--data", type=input_file("QuakeSet file"),
-                   help="QuakeSet HDF5 file, e.g. the real earthquakes.h5 (quick: synthetic default)")
+    p.add_argument("--data", type=quakeset_argument,
+                   help="QuakeSet HDF5 file, e.g. the real earthquakes.h5, or a cache folder of it "
+                        "(skquake cache) (quick: synthetic default)")
     p.add_argument("--damage-data", type=input_file("damage file"), help="data file of the damage task")
+    p.add_argument("--epicentres", type=input_file("epicentre table"), metavar="TABLE",
+                   help="epicentre table (CSV or Parquet: event_id, longitude, latitude, depth_km) for the "
+                        "epicentre tasks on a file without epicentre attributes, e.g. the real earthquakes.h5")
     p.add_argument("--models", nargs="+", help="registry names or wildcards (comma-separated ok)")
     p.add_argument("--tasks", nargs="+", help=f"task names or wildcards; tasks: {', '.join(TASKS)}")
     p.add_argument("--seeds", nargs="+", type=checked(int, Interval(Integral, 0, 2**32 - 1, closed="both")),
@@ -136,7 +141,7 @@ def _run(args, command: str) -> int:
         profile, out=args.out, data=args.data, damage_data=args.damage_data, models=models, tasks=tasks,
         seeds=args.seeds, device=args.device, timeout=args.timeout, retry_failed=args.retry_failed,
         isolate=args.isolate, threads=args.threads, progress=args.progress, plots=args.plots, command=command,
-        interval=args.interval, workers=args.workers, scheduler=args.scheduler,
+        interval=args.interval, workers=args.workers, scheduler=args.scheduler, epicentres=args.epicentres,
     )
     for f in result["files"]:
         print(f)

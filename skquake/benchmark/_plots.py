@@ -1,4 +1,5 @@
-"""The benchmark's plots: each task's headline metric against cost, and ranking against MSE.
+"""The benchmark's plots: each task's headline metric against cost, ranking against MSE, and the
+example change maps of per-pixel tasks.
 
 matplotlib is optional (``pip install "skquake[plot]"``); without it the plots are skipped.
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..metrics import get_metric
 from ..utils import add_figure_legend, chars_that_fit, fit_tick_labels, padded_limits, wrap_text
+from ._examples import change_maps_figure
 from ._tables import summarize
 from ._tasks import TASKS
 
@@ -56,6 +58,10 @@ def draw_plots(out: Path, rows: Sequence[dict], log) -> list[Path]:
         if summary:
             fig = _cost_figure(plt, task_name, metric, summary)
             files.append(_save(plt, fig, plot_dir / f"{task_name}_{metric}_vs_cost.png"))
+        if TASKS[task_name].n_examples:
+            fig = change_maps_figure(plt, out, task_name, [r for r in rows if r["task"] == task_name])
+            if fig is not None:
+                files.append(_save(plt, fig, plot_dir / f"{task_name}_examples.png"))
     fig = _ranking_figure(plt, rows)
     if fig is not None:
         files.append(_save(plt, fig, plot_dir / "ranking_vs_mse.png"))

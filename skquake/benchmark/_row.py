@@ -8,12 +8,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..datasets import QuakeSet
+from ..datasets import open_quakeset
 from ..metrics import get_metric
 from ..models import get_model_spec
 from ..uncertainty import ConformalRegressor
 from ._host import load_avg, now, peak_rss_mb, reset_peak_rss
 from ._profiles import Profile
+from ._examples import save_examples
 from ._tasks import TASKS, BenchTask
 
 __all__ = ["INTERVAL_METRICS", "count_fitted_values", "data_key", "load_splits", "needs_proba", "run_row", "score"]
@@ -30,16 +31,30 @@ def data_key(profile: Profile, family: str) -> tuple:
     return deep and profile.lazy_deep, profile.pool if deep else profile.shallow_pool
 
 
-def load_splits(task: BenchTask, path, pool: int, lazy: bool) -> dict:
-    """``{"train": (X, y), "val": (X, y), "test": (X, y)}`` of ``task`` in the file ``path``."""
-    return {s: task.load(path, s, pool=pool, lazy=lazy) for s in _SPLITS}
+def load_splits(task: BenchTask, path, pool: int, lazy: bool, options: Mapping[str, Any] | None = None) -> dict:
+    """``{"train": (X, y), "val": (X, y), "test": (X, y)}`` of ``task`` in the file ``path``.
+
+    ``options``: the runner's options (``{"epicentres": table}``); the loader gets those it
+    names in ``task.options``.
+    """
+    kwargs = {name: (options or {}).get(name) for name in task.options}
+    return {s: task.load(path, s, pool=pool, lazy=lazy, **kwargs) for s in _SPLITS}
 
 
 def _one_sample(X):
     """The first sample as a batch of one, in a form every registered model accepts."""
     if isinstance(X, np.ndarray):
         return X[:1]
-    return np.asarray(X[0]["image"], dtype=np.float32)[None]
+    first = X[0]
+    return np.asarray(first["image"] if isinstance(first, Mapping) else first, dtype=np.float32)[None]
+
+
+def _fit_target(task: BenchTask, X, y):
+    """What ``fit`` gets as ``y``: nothing for an unsupervised task or a dataset that carries its
+    own targets (a QuakeSet gives labels and magnitudes), else the loaded targets."""
+    if task.unsupervised or (hasattr(X, "labels") and hasattr(X, "magnitudes")):
+        return None
+    return y
 
 
 # --------------------------------------------------------------------------- scores
@@ -73,7 +88,7 @@ def _fit_conformal(estimator, X, y, *, path, level, seed, row):
 
     Returns the fitted :class:`ConformalRegressor`; the row records the calibration set.
     """
-    with QuakeSet(path, split="train") as ds:
+    with open_quakeset(path, split="train") as ds:  # an HDF5 file or a cache folder
         groups = np.asarray(ds.groups)
     if len(groups) != len(y):  # the task's loader and the file disagree: not a QuakeSet task
         raise ValueError(f"interval={level} needs the event ids of the train split; {path} has {len(groups)} "
@@ -169,8 +184,8 @@ def run_row(job: Mapping[str, Any]) -> dict:
 
         stage = "loading data"
         lazy, pool = data_key(profile, spec.family)
-        data = job.get("preloaded") or load_splits(task, job["data"], pool, lazy)
-        row.update({f"n_{s}": len(data[s][1]) for s in data})
+        data = job.get("preloaded") or load_splits(task, job["data"], pool, lazy, job.get("task_options"))
+        row.update({f"n_{s}": len(data[s][0]) for s in data})
         sample = _one_sample(data["train"][0])
         row["input_shape"] = "x".join(map(str, sample.shape[1:]))
 
@@ -203,7 +218,7 @@ def run_row(job: Mapping[str, Any]) -> dict:
         conformal = None
         t0 = time.perf_counter()
         if level is None:
-            estimator.fit(X_train, None if lazy else y_train)
+            estimator.fit(X_train, _fit_target(task, X_train, y_train))
         else:
             conformal = _fit_conformal(estimator, X_train, y_train, path=job["data"], level=level, seed=seed, row=row)
             estimator = conformal.estimator_  # the fitted model: predictions, latency and size are its own
@@ -226,7 +241,7 @@ def run_row(job: Mapping[str, Any]) -> dict:
         t0 = time.perf_counter()
         y_pred = estimator.predict(X_test)
         predict_s = time.perf_counter() - t0
-        n_test = len(y_test)
+        n_test = len(X_test)
         row.update(
             predict_s=predict_s,
             infer_ms_per_sample=1e3 * predict_s / max(n_test, 1),
@@ -237,6 +252,8 @@ def run_row(job: Mapping[str, Any]) -> dict:
         if conformal is not None:
             test_scores.update(_interval_scores(conformal, X_test, y_test))
         row.update({f"test_{k}": v for k, v in test_scores.items()})
+        if task.n_examples and job.get("out"):
+            row["examples_file"] = save_examples(job["out"], row, X_test, y_test, y_pred, task.n_examples)
 
         stage = "latency"
         one = _one_sample(X_test)

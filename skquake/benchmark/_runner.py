@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import check_scalar
 from tqdm.auto import tqdm
 
+from ..datasets import check_quakeset_source
 from ..models import get_model_spec, list_models
 from ..utils import import_optional
 from ._host import config_id, file_fingerprint, machine, versions
@@ -75,10 +76,12 @@ def _data_paths(task_names: Sequence[str], profile: Profile, data: Mapping[str, 
         given = data.get(task.data_option)
         if given is not None:
             path = Path(given).expanduser()
-            if not path.is_file():
+            if task.data_option == "data":
+                check_quakeset_source(path, f"{option} QuakeSet file")  # or a decoded cache folder
+            elif not path.is_file():
                 raise FileNotFoundError(f"{option} {path}: no such file")
         elif profile.synthetic and task.make_synthetic is not None:
-            path = default_data_file(name, cache_dir, log)
+            path = default_data_file(name, cache_dir, log, options=profile.synthetic_options.get(task.data_option))
         else:
             raise ValueError(
                 f"task {name!r} needs a data file: pass {option} PATH "
@@ -100,19 +103,19 @@ class _SplitCache:
     def _nbytes(splits) -> int:
         return sum(getattr(X, "nbytes", 0) + getattr(y, "nbytes", 0) for X, y in splits.values())
 
-    def get(self, task: BenchTask, path, pool: int, lazy: bool):
+    def get(self, task: BenchTask, path, pool: int, lazy: bool, options=None):
         if lazy:  # a lazy dataset reads per process; nothing to share
             return None
-        key = (task.name, str(path), pool)
+        key = (task.name, str(path), pool, tuple(str((options or {}).get(o)) for o in task.options))
         if key in self._items:
             self._items[key] = self._items.pop(key)  # most recently used last
             return self._items[key]
         try:
-            splits = load_splits(task, path, pool, lazy)
+            splits = load_splits(task, path, pool, lazy, options)
         except Exception:  # the row loads again and records the error with its stage
             return None
         for X, y in splits.values():
-            for a in (X, y):
+            for a in (X, y):  # y is None for a change task on a file without masks
                 if isinstance(a, np.ndarray):
                     # shared by every row: a model that writes into its input must copy it
                     a.setflags(write=False)
@@ -160,7 +163,8 @@ def _run_jobs(jobs, results_path, timeout, isolate, progress) -> int:
                     bar.set_postfix_str(desc)
                     if not isolate or start_method(job["device"]) == "fork":
                         lazy, pool = data_key(Profile(**job["profile"]), get_model_spec(model).family)
-                        job = {**job, "preloaded": cache.get(TASKS[job["task"]], job["data"], pool, lazy)}
+                        preloaded = cache.get(TASKS[job["task"]], job["data"], pool, lazy, job.get("task_options"))
+                        job = {**job, "preloaded": preloaded}
                     row = run_in_child(job, timeout) if isolate else run_row(job)
                     failed += record_row(results_path, row, f"{model} on {desc}")
                     bar.update()
@@ -193,6 +197,7 @@ def run_benchmark(
     interval: float | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    epicentres: str | os.PathLike | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Run (or resume) a benchmark and write its reports.
@@ -204,7 +209,8 @@ def run_benchmark(
     out : path, optional
         Output folder (default ``benchmarks/results/<profile name>``).
     data, damage_data : path, optional
-        The QuakeSet file (e.g. the real ``earthquakes.h5``) and the damage file. Without
+        The QuakeSet file (e.g. the real ``earthquakes.h5``) or a cache folder of it (``skquake
+        cache``, :func:`skquake.datasets.open_quakeset`), and the damage file. Without
         them a profile with ``synthetic=True`` uses its default synthetic files.
     models, tasks : sequence of str, optional
         Wildcards overriding the profile's selection.
@@ -237,13 +243,18 @@ def run_benchmark(
         and ``isolate=False``.
     scheduler : str, optional
         Run the rows as tasks on the running Dask scheduler at this address.
+    epicentres : path, optional
+        Epicentre table (CSV or Parquet: ``event_id``, ``longitude``, ``latitude``,
+        ``depth_km``) of the epicentre tasks, for a file without epicentre attributes (the real
+        ``earthquakes.h5``). Without it those tasks are skipped on such a file, with a note.
     log : callable, default=print
         Called with each progress message.
 
     Returns
     -------
     dict
-        ``out`` (folder), ``ran``, ``skipped``, ``failed`` (counts), ``wall_s`` and ``files``.
+        ``out`` (folder), ``ran``, ``skipped``, ``failed`` (counts), ``wall_s``, ``files`` and
+        ``tasks_skipped`` (task name -> why it could not run on the given data).
     """
     if isinstance(profile, str):
         if profile not in PROFILES:
@@ -286,13 +297,29 @@ def run_benchmark(
     pairs = plan(profile, tasks, models)
     task_names = list(dict.fromkeys(t for t, _ in pairs))
     paths = _data_paths(task_names, profile, {"data": data, "damage_data": damage_data}, cache_dir, log)
+    options = {"epicentres": None if epicentres is None else str(Path(epicentres).expanduser().resolve())}
+    if options["epicentres"] is not None and not Path(options["epicentres"]).is_file():
+        raise FileNotFoundError(f"epicentres {options['epicentres']}: no such file")
+    tasks_skipped = {}
+    for name in task_names:
+        check = TASKS[name].check
+        reason = check(paths[name], options) if check is not None else None
+        if reason is not None:
+            tasks_skipped[name] = reason
+            log(f"note: task {name} skipped: {reason}")
+    if tasks_skipped:
+        pairs = [(t, m) for t, m in pairs if t not in tasks_skipped]
+        task_names = [t for t in task_names if t not in tasks_skipped]
+        if not pairs:
+            raise ValueError("no task can run on the given data: " + "; ".join(tasks_skipped.values()))
 
     # What changes a row's figures. The model/task/seed selection is not part of it: runs
     # with different selections but the same settings fill one table.
     settings = {
         k: v
         for k, v in asdict(profile).items()
-        if k not in ("name", "models", "tasks", "seeds", "synthetic", "threads", "interval")
+        # synthetic_options: the data fingerprint below says which file it made
+        if k not in ("name", "models", "tasks", "seeds", "synthetic", "synthetic_options", "threads", "interval")
     }
     host = machine()
     configs = {
@@ -300,7 +327,11 @@ def run_benchmark(
             "profile": profile.name,
             # The interval changes only the magnitude rows; without one, config ids are as before.
             "settings": settings if _interval(profile, t) is None else {**settings, "interval": profile.interval},
-            "data": file_fingerprint(paths[t]),
+            # a cache folder: its manifest (format, dtype and the source file's fingerprint)
+            "data": file_fingerprint(paths[t]) if paths[t].is_file()
+            else {**file_fingerprint(paths[t] / "manifest.json"), "name": paths[t].name},
+            # the options a task's data depends on (the epicentre table), fingerprinted like the file
+            **{o: None if options.get(o) is None else file_fingerprint(Path(options[o])) for o in TASKS[t].options},
             "device": device,
             "torch_threads": threads,
             "machine": host,
@@ -334,6 +365,8 @@ def run_benchmark(
                 jobs.append({
                     "task": task_name, "model": model, "seed": int(seed), "data": str(paths[task_name]),
                     "profile": asdict(profile), "device": device, "torch_threads": threads, "base": row_base,
+                    "task_options": {o: options.get(o) for o in TASKS[task_name].options},
+                    "out": str(out.resolve()),
                 })
         n_total = len(jobs) + skipped
         log(
@@ -349,4 +382,5 @@ def run_benchmark(
         wall = time.perf_counter() - t_start
         files = write_reports(out, config_ids=set(config_ids.values()), plots=plots, log=log, command=command)
     log(f"done in {wall:.1f} s: {len(jobs)} rows run ({n_failed} failed), {skipped} skipped")
-    return {"out": out, "ran": len(jobs), "skipped": skipped, "failed": n_failed, "wall_s": wall, "files": files}
+    return {"out": out, "ran": len(jobs), "skipped": skipped, "failed": n_failed, "wall_s": wall, "files": files,
+            "tasks_skipped": tasks_skipped}

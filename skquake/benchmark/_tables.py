@@ -117,10 +117,10 @@ def task_table(rows: Sequence[dict], task_name: str) -> list[str]:
     head = ["Model", "Params"]
     levels = sorted({r["interval_level"] for r in rows if r["task"] == task_name and "interval_level" in r})
     for m in metrics:
-        arrow = "↑" if get_metric(m).greater_is_better else "↓"
+        arrow = {True: " ↑", False: " ↓", None: ""}[get_metric(m).greater_is_better]  # None: a statistic
         if m == INTERVAL_METRICS[0]:  # coverage: the goal is the nominal level, not 1
-            arrow = f"(target {', '.join(f'{level:g}' for level in levels)})"
-        head.append(f"{get_metric(m).label} {arrow}")
+            arrow = f" (target {', '.join(f'{level:g}' for level in levels)})"
+        head.append(f"{get_metric(m).label}{arrow}")
     head += ["Time (ms/sample) ↓", "MFLOPs ↓", "Fit (s)", "Throughput (samples/s)", "Peak RSS (MiB)", "Seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in summary:

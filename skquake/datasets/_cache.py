@@ -255,6 +255,25 @@ def _check_fresh(folder: Path, source: dict) -> None:
             f"make_cache({str(path)!r}, {str(folder)!r}, overwrite=True)")
 
 
+def _resident_device(in_memory):
+    """The torch device ``in_memory`` names, or None for True / False (host memory)."""
+    if isinstance(in_memory, (bool, np.bool_)):
+        return None
+    import torch  # torch: only a device-resident cache needs it (keeps torch out of skquake.datasets)
+
+    try:
+        device = torch.device(in_memory)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"in_memory must be True, False or a torch device name such as 'cuda:0' or 'cpu', "
+                         f"got {in_memory!r}") from None
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"in_memory={in_memory!r}: there is no such CUDA device here "
+                         f"(torch.cuda.is_available() is {torch.cuda.is_available()}, "
+                         f"{torch.cuda.device_count()} device(s)); use True (host RAM) or another device")
+    return device
+
+
 class CachedQuakeSet:
     """A :class:`~skquake.datasets.QuakeSet` read from a cache written by :func:`make_cache`.
 
@@ -270,9 +289,28 @@ class CachedQuakeSet:
         A folder written by :func:`make_cache`.
     split, mode, fill_value, transform
         As for :class:`~skquake.datasets.QuakeSet`.
-    in_memory : bool, default=False
-        Load the split into RAM when first read (in the stored dtype; in pinned memory when
-        torch with CUDA is available, for fast copies to the GPU).
+    in_memory : bool or str, default=False
+        Where the split's stored values are held, loaded on the first read: ``False``, the
+        memory map (shared by every process through the page cache); ``True``, host RAM (in
+        pinned memory when torch with CUDA is available, for fast copies to the GPU); a torch
+        device name (``"cuda"``, ``"cuda:1"``, ``"cpu"``; ``str(device)`` for a
+        ``torch.device``), the split as one torch tensor on that device: :meth:`read_batch`
+        then returns tensors on it, indexed (and decoded) there with no host copy, and the
+        estimators train from it without host copies (device-resident data; read it in the
+        main process: ``num_workers=0``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skquake.datasets import CachedQuakeSet, make_cache, make_quakeset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = make_quakeset(Path(tmp.name) / "tiny.h5", n_events=4, patch_size=8)
+    >>> cache = make_cache(path, Path(tmp.name) / "tiny.cache")
+    >>> ds = CachedQuakeSet(cache, split="all")
+    >>> ds.read_batch([2, 0]).shape, ds.read_batch([2, 0], decode=False).dtype
+    ((2, 4, 8, 8), dtype('float16'))
+    >>> tmp.cleanup()
 
     Attributes
     ----------
@@ -280,6 +318,14 @@ class CachedQuakeSet:
         As for :class:`~skquake.datasets.QuakeSet`.
     dtype : str
         The cache's storage type.
+    batch_encoding : {"decibels", "linear"} or None
+        What ``read_batch(indices, decode=False)`` holds, when it stands for the samples
+        exactly: ``"decibels"``, float16 ``10 log10`` of the samples' images
+        (:func:`skquake.utils.from_decibels` decodes them); ``"linear"``, the samples' images
+        themselves. None when batches cannot stand for the samples: a ``transform`` (applied
+        per sample), a negative ``fill_value`` of a float16-db cache (no decibels), or no-data
+        left unfilled (``fill_value=None``) in the split. The deep estimators read whole batches
+        this way (:class:`~skquake.datasets.LazyImages`' ``read_batch``).
     """
 
     _parameter_constraints = {
@@ -288,7 +334,8 @@ class CachedQuakeSet:
         "mode": [StrOptions(set(MODES))],
         "fill_value": [None, StrictInterval(Real, None, None, closed="both"), Hidden("nan")],
         "transform": [None, callable],
-        "in_memory": ["boolean"],
+        # True / False, or a torch device name (checked by _resident_device)
+        "in_memory": ["boolean", str],
     }
 
     def __init__(self, cache_dir, split="train", mode="bitemporal", fill_value=0.0, transform=None,
@@ -302,6 +349,7 @@ class CachedQuakeSet:
         self.path = self.cache_dir = Path(cache_dir)
         self.split, self.mode, self.fill_value = split, mode, fill_value
         self.transform, self.in_memory = transform, in_memory
+        self._device = _resident_device(in_memory)
         manifest = _read_manifest(self.cache_dir)
         if mode not in manifest["modes"]:
             raise ValueError(f"the cache {self.cache_dir} has no mode {mode!r} (it has "
@@ -335,10 +383,25 @@ class CachedQuakeSet:
                 raise ValueError(f"{file} holds {array.dtype} {array.shape}; expected "
                                  f"{np.dtype(CACHE_DTYPES[self.dtype])} {expected} "
                                  "(the cache is damaged: convert it again)")
-            if self.in_memory:
+            if self._device is not None:
+                array = self._to_device(array)
+            elif self.in_memory:
                 array = self._load(array)
             self._array = array
         return self._array
+
+    def _to_device(self, array, chunk_bytes=256 * 2**20):
+        """The split as one tensor on ``self._device``, copied in chunks (no host copy of it all)."""
+        import torch  # torch: only a device-resident cache gets here (keeps torch out of skquake.datasets)
+
+        n = len(self)
+        dtype = getattr(torch, array.dtype.name)
+        tensor = torch.empty((n,) + self.image_shape, dtype=dtype, device=self._device)
+        step = max(1, chunk_bytes // (int(np.prod(self.image_shape)) * array.dtype.itemsize))
+        for start in range(0, n, step):
+            rows = self._rows[start:start + step]
+            tensor[start:start + len(rows)].copy_(torch.from_numpy(np.take(array, rows, axis=0)))
+        return tensor
 
     def _load(self, array):
         shape = (len(self),) + self.image_shape
@@ -397,6 +460,17 @@ class CachedQuakeSet:
             self._scratch = np.empty((n,) + self.image_shape, dtype=CACHE_DTYPES[self.dtype])
         return self._scratch
 
+    @property
+    def batch_encoding(self):
+        if self.transform is not None:
+            return None
+        unfilled = self.fill_value is None or np.isnan(self.fill_value)
+        if unfilled and self._nan.any():
+            return None  # sample by sample, LazyImages refuses the no-data with its message
+        if self.dtype == "float32-linear":
+            return "linear"
+        return None if not unfilled and self.fill_value < 0 else "decibels"
+
     def read_batch(self, indices, decode=True, out=None):
         """The images of a batch ``(n, C, H, W)``: one ``numpy.take`` of the contiguous array.
 
@@ -413,26 +487,27 @@ class CachedQuakeSet:
         out : ndarray, optional
             Where to write the batch (C-contiguous, float32 when decoding, else the stored
             dtype, shape ``(n, C, H, W)``): a buffer reused across batches (e.g. pinned memory)
-            saves allocating and faulting in a new one per batch.
+            saves allocating and faulting in a new one per batch. A device-resident cache takes
+            a tensor on its device.
 
         Returns
         -------
-        ndarray
-            ``out`` when given.
+        ndarray or torch.Tensor
+            ``out`` when given; a tensor on the device when ``in_memory`` names a device.
         """
         indices = self._check_indices(indices).reshape(-1)
         rows = self._positions(indices)
         shape = (len(rows),) + self.image_shape
         stored_dtype = np.dtype(CACHE_DTYPES[self.dtype])
         dtype = np.dtype(np.float32) if decode else stored_dtype
+        self._check_fill(decode)
+        if self._device is not None:
+            return self._read_resident(indices, shape, decode, out)
         if out is None:
             out = np.empty(shape, dtype=dtype)
         elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous {dtype} array of shape {shape}, got "
                              f"{out.dtype} {out.shape}")
-        if not decode and stored_dtype == np.float16 and self.fill_value is not None and self.fill_value < 0:
-            raise ValueError(f"fill_value={self.fill_value} has no decibels: read_batch(decode=False) of "
-                             f"the float16-db cache {self.cache_dir} needs fill_value >= 0 or None")
         fill = None if self.fill_value is None else np.float32(self.fill_value)
         if decode and stored_dtype != dtype:
             stored = np.take(self._data(), rows, axis=0, out=self._stored_buffer(len(rows)), mode="clip")
@@ -448,9 +523,42 @@ class CachedQuakeSet:
                 _fill_nan(out[j], fill)
         return out
 
+    def _check_fill(self, decode):
+        if not decode and self.dtype == "float16-db" and self.fill_value is not None and self.fill_value < 0:
+            raise ValueError(f"fill_value={self.fill_value} has no decibels: read_batch(decode=False) of "
+                             f"the float16-db cache {self.cache_dir} needs fill_value >= 0 or None")
+
+    def _read_resident(self, indices, shape, decode, out):
+        """``read_batch`` of a device-resident split: indexed, decoded and filled on its device."""
+        import torch  # torch: only a device-resident cache gets here (keeps torch out of skquake.datasets)
+
+        if self._device.type != "cpu" and torch.utils.data.get_worker_info() is not None:
+            # a forked worker cannot use its parent's CUDA context: say so instead of CUDA's error
+            raise RuntimeError(f"CachedQuakeSet(in_memory={self.in_memory!r}) was read in a DataLoader "
+                               "worker process; device-resident data is read in the main process: pass "
+                               "num_workers=0")
+        data = self._data()
+        batch = data.index_select(0, torch.as_tensor(indices, device=data.device))
+        if decode and batch.dtype == torch.float16:
+            # as the memory map decodes: NaN stays NaN, -inf (stored zeros) becomes 0
+            batch = batch.float().mul_(float(_LN10_10)).exp_()
+        if self.fill_value is not None and self._nan[indices].any():
+            fill = np.float32(self.fill_value)
+            if batch.dtype == torch.float16:
+                fill = _encode(fill, np.float16)
+            batch = batch.masked_fill_(torch.isnan(batch), float(fill))
+        if out is None:
+            return batch
+        if tuple(out.shape) != shape or out.dtype != batch.dtype or out.device != batch.device:
+            raise ValueError(f"out must be a {batch.dtype} tensor of shape {shape} on {batch.device}, got "
+                             f"{out.dtype} {tuple(out.shape)} on {out.device}")
+        return out.copy_(batch)
+
     def read_image(self, index):
         """The image of sample ``index``: float32 ``(C, H, W)``, NaN filled, no transform."""
-        return self.read_batch([self._check_index(index)])[0]
+        image = self.read_batch([self._check_index(index)])[0]
+        # A device-resident split: one sample to the host, as QuakeSet gives it.
+        return image if isinstance(image, np.ndarray) else image.cpu().numpy()
 
     def _check_index(self, index) -> int:
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):

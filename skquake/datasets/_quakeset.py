@@ -20,7 +20,7 @@ Every error about the file names it and the HDF5 key (:mod:`skquake.datasets._hd
 from __future__ import annotations
 
 import os
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 
 import h5py
@@ -30,14 +30,12 @@ from ..utils import (
     Hidden,
     StrictInterval,
     StrOptions,
-    average_pool,
-    check_capacity,
     validate_parameter_constraints,
-    validate_params,
 )
-from ._hdf5 import HDF5FormatError, LazyHDF5File, open_index
+from ._hdf5 import HDF5FormatError, LazyHDF5File, Layout, open_index
+from ._masks import sample_masks
 
-__all__ = ["QuakeSet", "QuakeSetFormatError", "load_quakeset", "SPLITS", "MODES"]
+__all__ = ["QuakeSet", "QuakeSetFormatError", "SPLITS", "MODES"]
 
 #: user-facing split name -> split values stored in the file's ``split`` attribute
 SPLITS = {
@@ -184,7 +182,7 @@ class QuakeSet(LazyHDF5File):
     >>> with QuakeSet(path, split="all") as ds:
     ...     sample = ds[0]
     ...     print(len(ds), ds.image_shape)
-    12 (4, 8, 8)
+    14 (4, 8, 8)
     >>> sample["image"].shape, sample["label"], type(sample["magnitude"]).__name__
     ((4, 8, 8), 1, 'float')
     >>> tmp.cleanup()
@@ -276,6 +274,28 @@ class QuakeSet(LazyHDF5File):
             self._check_unchanged()  # a cached image must still be the file's
         return images[name]
 
+    def read_masks(self, index):
+        """The change masks of sample ``index``: uint8 ``(2, H, W)``, or None if its patch has none.
+
+        ``[0]`` where the earthquake's change is substantial (all zero for a negative), ``[1]``
+        where any change between the sample's two images is (``CHANGE_MASKS`` order; masks are
+        written by :func:`skquake.datasets.make_quakeset`, the real file has none). Reads only
+        the masks, never the images. Refused in ``mode="single"``: a change mask needs two dates.
+        """
+        if self.mode != "bitemporal":
+            raise ValueError(f"QuakeSet(mode={self.mode!r}) has no change masks: a mask needs two dates; "
+                             f"open {self.path} with mode='bitemporal'")
+        i = self._index(index)
+        key = f"{self.groups[i]}/{self.patches[i]}"
+        try:
+            group = self._file()[key]
+        except (KeyError, OSError) as exc:
+            self._check_unchanged()  # a change explains the failure: say so
+            raise self._format_error(f"{self.path}: cannot read '{key}' ({exc})", path=self.path, key=key) from exc
+        dates = NEGATIVE_IMAGES if self._negative[i] else POSITIVE_IMAGES
+        layout = Layout(self.path, self._format_error)
+        return sample_masks(group, dates, bool(self._negative[i]), self.image_shape[1:], layout.fail)
+
     def __getitem__(self, index):
         i = self._index(index)
         image = self.read_image(i)
@@ -294,71 +314,3 @@ class QuakeSet(LazyHDF5File):
             f"QuakeSet({str(self.path)!r}, split={self.split!r}, mode={self.mode!r}, "
             f"n_samples={len(self)}, image_shape={self.image_shape})"
         )
-
-
-@validate_params(
-    {
-        **_PARAMETER_CONSTRAINTS,
-        "target": [StrOptions({"label", "magnitude"})],
-        "pool": [StrictInterval(Integral, 1, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
-def load_quakeset(path, split="train", mode="bitemporal", target="label", pool=1, fill_value=0.0):
-    """Read a QuakeSet split into memory as ``(X, y, groups)`` for scikit-learn.
-
-    Samples are read one at a time and, with ``pool > 1``, average-pooled straight into a
-    preallocated result, so that peak memory stays near the size of the pooled ``X`` plus one
-    full-resolution sample.
-
-    Parameters
-    ----------
-    path, split, mode, fill_value
-        As for :class:`QuakeSet`. NaN are filled before pooling.
-    target : {"label", "magnitude"}, default="label"
-        ``y`` is the detection label (int64) or the magnitude (float32, 0 for negatives).
-    pool : int, default=1
-        Average-pooling block size; must divide the image height and width.
-
-    Returns
-    -------
-    X : ndarray of float32, shape (n, C, H // pool, W // pool)
-        Linear backscatter (apply :func:`skquake.preprocessing.to_decibels` for decibels).
-    y : ndarray of shape (n,)
-    groups : ndarray of str, shape (n,)
-        Event id of each sample.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from skquake.datasets import load_quakeset, make_quakeset
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = make_quakeset(Path(tmp.name) / "tiny.h5", n_events=4, patch_size=8)
-    >>> X, y, groups = load_quakeset(path, split="all", target="magnitude", pool=2)
-    >>> X.shape, X.dtype, y.shape
-    ((12, 4, 4, 4), dtype('float32'), (12,))
-    >>> tmp.cleanup()
-    """
-    ds = QuakeSet(path, split=split, mode=mode, fill_value=fill_value)
-    c, h, w = ds.image_shape
-    if h % pool or w % pool:
-        raise ValueError(
-            f"pool={pool} does not divide the image size {h} x {w} of {ds.path}; "
-            "choose a pool that divides both"
-        )
-    shape = (len(ds), c, h // pool, w // pool)
-    check_capacity(
-        f"load_quakeset({str(ds.path)!r}, split={split!r}, pool={pool}): X of shape {shape}",
-        memory=4 * len(ds) * c * (h // pool) * (w // pool) + 4 * c * h * w,  # X + one sample
-        parameters=("split", "pool"),
-        hint="pass a larger pool, or read lazily with lazy_xy(QuakeSet(path))",
-    )
-    X = np.empty(shape, dtype=np.float32)
-    try:
-        for i in range(len(ds)):
-            average_pool(ds.read_image(i), pool, out=X[i])
-    finally:
-        ds.close()
-    y = ds.labels.copy() if target == "label" else ds.magnitudes.copy()
-    return X, y, ds.groups.copy()

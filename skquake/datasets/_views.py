@@ -93,6 +93,31 @@ class LazyImages(SliceDataset):
         """The image of one sample as float32 (SliceDataset's hook)."""
         return np.asarray(data, dtype=np.float32)
 
+    @property
+    def batch_encoding(self):
+        """How :meth:`read_batch` delivers images, or None when the dataset is read per sample.
+
+        The dataset's ``batch_encoding`` (:class:`~skquake.datasets.CachedQuakeSet`:
+        ``"decibels"`` for float16 decibels, ``"linear"`` for the samples' float32 images) for
+        a view of its images; None for a dataset without batch reads or a view of another entry.
+        """
+        if self.idx != "image":
+            return None
+        return getattr(self.dataset, "batch_encoding", None)
+
+    def read_batch(self, positions):
+        """The images of the samples at ``positions`` of this view, in one read of the dataset.
+
+        ``dataset.read_batch(indices, decode=False)``: a ``(n, C, H, W)`` array in the
+        encoding :attr:`batch_encoding` names (a tensor on the device of a device-resident
+        cache). No per-sample check of the pixels: the dataset's ``batch_encoding`` is None
+        where a batch would differ from its samples.
+        """
+        if self.batch_encoding is None:
+            raise TypeError(f"{self!r} is read sample by sample: its dataset has no batch reads "
+                            "(batch_encoding is None)")
+        return self.dataset.read_batch(self.indices_[np.asarray(positions, dtype=np.int64)], decode=False)
+
     def __repr__(self):
         return f"LazyImages({type(self.dataset).__name__}, n={len(self)}, image_shape={self.shape[1:]})"
 

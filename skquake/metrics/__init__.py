@@ -17,19 +17,29 @@ from ._damage import (
     recall_macro,
 )
 from . import _change, _epicentre  # noqa: F401  (their metrics register on import)
+from ._change import CHANGE_REFERENCES, change_confusion, change_scores, changed_fraction
+from ._epicentre import depth_mae_km, epicentre_accuracy, epicentre_error_km, epicentre_f1
 from ._intervals import coverage_score, mean_interval_width
 from ._quakeset import MAGNITUDE_THRESHOLD, magnitude_accuracy_score, spearman_score
 from ._registry import MetricSpec, get_metric, get_scorer, get_scorer_names, list_metrics, register_metric
 
 __all__ = [
+    "CHANGE_REFERENCES",
     "MAGNITUDE_THRESHOLD",
     "MetricSpec",
     "PerClassScorer",
     "aligned_proba",
+    "change_confusion",
+    "change_scores",
+    "changed_fraction",
     "class_distance_distribution",
     "coverage_score",
     "damage_report",
     "damage_scores",
+    "depth_mae_km",
+    "epicentre_accuracy",
+    "epicentre_error_km",
+    "epicentre_f1",
     "f1_macro",
     "get_metric",
     "get_scorer",

@@ -41,8 +41,10 @@ class MetricSpec:
         ``func(y_true, y_proba, labels)`` with one column of ``y_proba`` per entry of ``labels``;
         for ``response_method="predict_interval"``, ``func(y_true, y_interval)`` with the
         ``(n, 2)`` lower / upper bounds.
-    greater_is_better : bool
+    greater_is_better : bool or None
         Direction: the tables' arrows, "best" in plots and selection, the scorer's sign.
+        ``None``: a statistic with no better direction (e.g. the fraction of pixels a change
+        detector flags), reported in tables without an arrow and never a scorer.
     response_method : {"predict", "predict_proba", "predict_interval"}
         Which estimator method gives the metric's input.
     label : str
@@ -53,7 +55,7 @@ class MetricSpec:
 
     name: str
     func: Callable
-    greater_is_better: bool
+    greater_is_better: bool | None
     response_method: str
     label: str
     tasks: tuple
@@ -61,7 +63,7 @@ class MetricSpec:
     @property
     def scorer_name(self) -> str:
         """The name :func:`get_scorer` knows it by: ``name`` or ``"neg_" + name`` for a loss."""
-        return self.name if self.greater_is_better else f"neg_{self.name}"
+        return f"neg_{self.name}" if self.greater_is_better is False else self.name
 
     @property
     def needs_proba(self) -> bool:
@@ -110,6 +112,9 @@ class _Scorer:
     """
 
     def __init__(self, metric: MetricSpec):
+        if metric.greater_is_better is None:
+            raise ValueError(f"metric {metric.name!r} is a statistic with no better direction; it cannot be a "
+                             "scorer (nothing to maximise)")
         self.metric = metric
         self._sign = 1 if metric.greater_is_better else -1
 
@@ -126,11 +131,14 @@ def register_metric(
     name: str,
     *,
     label: str,
-    greater_is_better: bool = True,
+    greater_is_better: bool | None = True,
     response_method: str = "predict",
     tasks: Sequence[str] = (),
 ):
-    """Decorator that registers a metric function under ``name`` (a second one is an error)."""
+    """Decorator that registers a metric function under ``name`` (a second one is an error).
+
+    ``greater_is_better=None`` registers a statistic with no better direction (see
+    :class:`MetricSpec`)."""
     if response_method not in _RESPONSE_METHODS:
         raise ValueError(f"response_method of metric {name!r} must be one of {_RESPONSE_METHODS}, "
                          f"got {response_method!r}")
@@ -140,7 +148,8 @@ def register_metric(
     def decorator(func):
         if name in _REGISTRY:
             raise ValueError(f"metric {name!r} is already registered")
-        _REGISTRY[name] = MetricSpec(name=name, func=func, greater_is_better=bool(greater_is_better),
+        direction = None if greater_is_better is None else bool(greater_is_better)
+        _REGISTRY[name] = MetricSpec(name=name, func=func, greater_is_better=direction,
                                      response_method=response_method, label=label, tasks=tuple(tasks))
         return func
 
@@ -163,7 +172,7 @@ def get_metric(name: str) -> MetricSpec:
 
 
 def _scorer_index() -> dict:
-    return {m.scorer_name: m for m in _REGISTRY.values()}
+    return {m.scorer_name: m for m in _REGISTRY.values() if m.greater_is_better is not None}
 
 
 def get_scorer_names() -> list[str]:
@@ -191,6 +200,8 @@ def get_scorer(scoring):
     if scoring in index:
         return index[scoring].scorer()
     loss = _REGISTRY.get(scoring)
+    if loss is not None and loss.greater_is_better is None:
+        loss.scorer()  # the error that says why a statistic is no scorer
     if loss is not None:  # a loss asked for by its plain name
         raise ValueError(
             f"{scoring!r} is a metric where lower is better; its scorer is {loss.scorer_name!r} (returns "

@@ -9,9 +9,9 @@ from pathlib import Path
 import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..datasets import MODES, SPLITS
+from ..datasets import MODES, SPLITS, quakeset_argument
 from ..models import save_model
-from ..utils import CommandParser, input_file, name_value, new_file
+from ..utils import CommandParser, name_value, new_file
 from ._search import default_scoring
 from ._storage import DEFAULT_STORAGE_FILE, STORAGE_ENV, mask_url, scrub
 from ._study import META_KEY, study_summary
@@ -50,7 +50,8 @@ def _build_parser() -> CommandParser:
         interrupted="interrupted; run the same command to resume the study",
     )
     p.add_argument("model", help="registered model name (skquake models)")
-    p.add_argument("--data", required=True, type=input_file("QuakeSet file"), help="QuakeSet HDF5 file")
+    p.add_argument("--data", required=True, type=quakeset_argument,
+                   help="QuakeSet HDF5 file, or a cache folder of it (skquake cache)")
     p.add_argument("--n-trials", type=int, default=20, help="complete+pruned trials the study should reach (default 20)")
     p.add_argument(
         "--storage", default=None,

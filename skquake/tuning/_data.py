@@ -1,4 +1,4 @@
-"""The data a study tunes on: a QuakeSet file (in memory or as a lazy view) or arrays."""
+"""The data a study tunes on: a QuakeSet file or cache folder (in memory or as a lazy view) or arrays."""
 from __future__ import annotations
 
 import os
@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import QuakeSet, load_quakeset
+from ..datasets import check_quakeset_source, load_change, load_epicentre, load_quakeset, open_quakeset
 
 __all__ = ["TARGETS", "load_data"]
 
 #: Model-registry task -> the target a study of that task reads.
-TARGETS = {"magnitude": "magnitude", "detection": "label", "damage": "label"}
+TARGETS = {"magnitude": "magnitude", "detection": "label", "change": "masks", "epicentre": "epicentre", "damage": "label"}
 
 
 def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool = False):
-    """``(X, y, groups, description)`` from a QuakeSet path or an ``(X, y, groups)`` tuple.
+    """``(X, y, groups, description)`` from a QuakeSet file or cache folder, or ``(X, y, groups)``.
 
     ``lazy=True`` gives a :class:`skquake.datasets.LazyImages` view (pixels read per batch, for
     deep nets on files larger than memory) instead of an in-memory array. ``description`` is
@@ -26,14 +26,27 @@ def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool =
             raise ValueError(f"data must be a QuakeSet path or an (X, y, groups) tuple, got {len(data)} items")
         X, y, groups = data
         return X, np.asarray(y), np.asarray(groups), None
-    if task not in ("detection", "magnitude"):
+    if task not in ("detection", "magnitude", "change", "epicentre"):
         raise ValueError(
-            f"a QuakeSet file holds detection and magnitude targets, not {task!r}; "
+            f"a QuakeSet file holds detection, magnitude, change and epicentre targets, not {task!r}; "
             "pass the data as an (X, y, groups) tuple"
         )
     path = Path(os.fspath(data)).expanduser().resolve()
-    if not path.is_file():
-        raise FileNotFoundError(f"QuakeSet file not found: {path}")
+    check_quakeset_source(path)  # a QuakeSet file or a decoded cache folder
+    if task in ("change", "epicentre"):
+        if path.is_dir():
+            raise ValueError(f"{path} is a decoded cache folder; {task} targets (masks, epicentres) are read from "
+                             "the QuakeSet HDF5 file: pass the .h5 file")
+        if lazy:
+            raise ValueError(f"lazy=True is not available for the {task} task; load the split in memory (pool >= 1)")
+        if task == "change":
+            if mode != "bitemporal":
+                raise ValueError(f"change detection needs two dates: mode must be 'bitemporal', got {mode!r}")
+            # scored against the generator's masks: tuning needs a file that has them
+            X, y, groups = load_change(path, split=split, pool=pool, masks="required")
+        else:
+            X, y, groups = load_epicentre(path, split=split, mode=mode, pool=pool)
+        return X, y, groups, str(path)
     if lazy:
         if pool != 1:
             raise ValueError(f"lazy loading reads full-resolution images; pool must be 1, got {pool!r}")
@@ -41,7 +54,7 @@ def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool =
         # stays torch-free (as `skquake.datasets` does).
         from ..datasets import lazy_xy
 
-        X, y, groups = lazy_xy(QuakeSet(path, split=split, mode=mode), target=TARGETS[task])
+        X, y, groups = lazy_xy(open_quakeset(path, split=split, mode=mode), target=TARGETS[task])
         return X, y, groups, str(path)
     X, y, groups = load_quakeset(path, split=split, mode=mode, target=TARGETS[task], pool=pool)
     return X, y, groups, str(path)

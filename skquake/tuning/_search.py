@@ -18,7 +18,8 @@ from ..utils import Interval, StrictInterval, StrOptions, validate_params
 __all__ = ["check_params", "default_scoring", "is_fixed", "make_search_cv", "resolve_scorer", "resolve_space"]
 
 #: Model-registry task -> the registered metric a search optimises when no scoring is given.
-_DEFAULT_METRIC = {"magnitude": "mae", "detection": "accuracy", "damage": "accuracy"}
+_DEFAULT_METRIC = {"magnitude": "mae", "detection": "accuracy", "change": "change_iou_quake",
+                  "epicentre": "epicentre_error_km", "damage": "accuracy"}
 
 
 @validate_params({"task": [StrOptions(set(TASKS))]}, prefer_skip_nested_validation=True)

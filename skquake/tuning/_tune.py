@@ -106,8 +106,9 @@ def tune(
     model : str
         Registry name (``skquake.list_models()``).
     data : path or (X, y, groups)
-        A QuakeSet HDF5 file (read with :func:`skquake.datasets.load_quakeset`, target by the
-        model's task) or arrays with event ids as ``groups``.
+        A QuakeSet HDF5 file or a cache folder of it (read with
+        :func:`skquake.datasets.load_quakeset`, target by the model's task) or arrays with event
+        ids as ``groups``.
     n_trials : int
         Total ``COMPLETE`` + ``PRUNED`` trials the study should hold when this call returns.
     storage : str, path, optuna storage or None
@@ -364,7 +365,7 @@ def best_estimator(study, data=None, *, storage=None, fit: bool = True):
         return estimator
     if data is None:
         data = meta["data"]
-        if not Path(str(data)).is_file():
+        if not Path(str(data)).exists():  # a QuakeSet file or a cache folder
             raise FileNotFoundError(f"the study's data file {data!r} is not here; pass data=")
     X, y, _, _ = load_data(data, task=meta["task"], split=meta["split"], mode=meta["mode"], pool=meta["pool"],
                            lazy=meta.get("lazy", False))

@@ -6,18 +6,21 @@ from skquake.benchmark import PROFILES, TASKS, BenchTask, default_data_file, reg
 from skquake.benchmark._runner import plan
 
 
-def test_task_table_has_the_four_quakeset_tasks():
-    assert list(TASKS)[:4] == [
+def test_task_table_has_the_seven_quakeset_tasks():
+    assert list(TASKS)[:7] == [
         "detection-bitemporal", "magnitude-bitemporal", "detection-single", "magnitude-single",
+        "change-bitemporal", "epicentre-bitemporal", "epicentre-single",
     ]
     for name, task in TASKS.items():
-        assert task.registry_task in ("detection", "magnitude", "damage"), name
+        assert task.registry_task in ("detection", "magnitude", "change", "epicentre", "damage"), name
         assert task.metrics, name
     assert TASKS["magnitude-single"].metrics[:2] == ("mae", "magnitude_accuracy")
     assert "spearman" in TASKS["magnitude-bitemporal"].metrics
     assert TASKS["detection-single"].metrics == ("accuracy", "f1")
     with pytest.raises(ValueError, match="already registered"):
         register_task("detection-single", registry_task="detection", metrics=("accuracy",))(lambda *a, **k: None)
+    with pytest.raises(ValueError, match="statistic"):  # a headline metric must have a better direction
+        register_task("x", registry_task="change", metrics=("changed_fraction",))
 
 
 def test_damage_task_is_registered_like_the_others():
@@ -28,7 +31,9 @@ def test_damage_task_is_registered_like_the_others():
     assert task.make_synthetic is not None and task.model_kwargs is not None
     # the damage rows keep the fusion nets' last epoch, as their published figures do
     assert task.select_on_val is False
-    assert all(TASKS[t].select_on_val for t in TASKS if t != "damage")
+    # change detection is unsupervised: no epoch may be chosen by scoring masks either
+    assert TASKS["change-bitemporal"].unsupervised and not TASKS["change-bitemporal"].select_on_val
+    assert all(TASKS[t].select_on_val for t in TASKS if t not in ("damage", "change-bitemporal"))
 
 
 @pytest.fixture

@@ -241,3 +241,127 @@ def test_estimators_take_the_cache(tiny_quakeset, caches):
     assert np.isfinite(net.predict(X[:5])).all()
     shallow = create_model("rfr", input_shape=ds.image_shape, rf__n_estimators=5).fit(X, y)
     assert shallow.predict(X[:4]).shape == (4,)
+
+
+# -- batch reads for the estimators, device-resident splits --------------------------------------
+def test_batch_encoding(caches):
+    f16, f32 = caches["float16-db"], caches["float32-linear"]
+    assert CachedQuakeSet(f16).batch_encoding == "decibels"
+    assert CachedQuakeSet(f32).batch_encoding == "linear"
+    assert CachedQuakeSet(f16, fill_value=0.5).batch_encoding == "decibels"
+    # batches that would differ from the samples: the per-sample path instead
+    assert CachedQuakeSet(f16, transform=np.sqrt).batch_encoding is None
+    assert CachedQuakeSet(f16, fill_value=-1.0).batch_encoding is None
+    assert CachedQuakeSet(f32, fill_value=-1.0).batch_encoding == "linear"
+    assert CachedQuakeSet(f16, split="all", fill_value=None).batch_encoding is None  # unfilled no-data
+
+
+def test_lazy_images_read_batches_of_their_view(caches, tiny_quakeset):
+    ds = CachedQuakeSet(caches["float16-db"], split="all")
+    X, _, _ = lazy_xy(ds)
+    view = X[np.array([7, 2, 9, 4])]
+    assert view.batch_encoding == "decibels"
+    np.testing.assert_array_equal(view.read_batch([3, 0]), ds.read_batch([4, 7], decode=False))
+    from skquake.datasets import LazyImages
+
+    assert LazyImages(ds, idx="label").batch_encoding is None
+    hdf5, _, _ = lazy_xy(QuakeSet(tiny_quakeset))
+    assert hdf5.batch_encoding is None
+    with pytest.raises(TypeError, match="read sample by sample"):
+        hdf5.read_batch([0])
+
+
+@pytest.mark.parametrize("dtype", ["float16-db", "float32-linear"])
+def test_device_resident_split(caches, dtype):
+    import torch
+
+    host = CachedQuakeSet(caches[dtype], split="train")
+    device = CachedQuakeSet(caches[dtype], split="train", in_memory="cpu")
+    idx = [5, 0, 3, 3]
+    for decode in (True, False):
+        batch = device.read_batch(idx, decode=decode)
+        assert isinstance(batch, torch.Tensor) and batch.device.type == "cpu"
+        expected = host.read_batch(idx, decode=decode)
+        if decode and dtype == "float16-db":  # decoded by torch instead of numpy: float32 rounding
+            np.testing.assert_allclose(batch.numpy(), expected, rtol=1e-6)
+        else:
+            np.testing.assert_array_equal(batch.numpy(), expected)
+    sample = device[2]
+    assert isinstance(sample["image"], np.ndarray) and sample["label"] == host[2]["label"]
+    out = torch.empty((2,) + device.image_shape, dtype=torch.float32)
+    assert device.read_batch([1, 0], out=out) is out
+    with pytest.raises(ValueError, match="out must be a torch.float32 tensor of shape"):
+        device.read_batch([1, 0, 2], out=out)
+    filled = CachedQuakeSet(caches[dtype], split="all", in_memory="cpu", fill_value=0.5)
+    np.testing.assert_allclose(filled.read_batch(np.arange(len(filled))).numpy(),
+                               CachedQuakeSet(caches[dtype], split="all", fill_value=0.5)
+                               .read_batch(np.arange(len(filled))), rtol=1e-6)
+    assert len(pickle.dumps(device)) < 100_000  # the tensor is not pickled
+
+
+def test_device_resident_bad_devices(caches, monkeypatch):
+    import torch
+
+    with pytest.raises(ValueError, match="in_memory must be True, False or a torch device name"):
+        CachedQuakeSet(caches["float16-db"], in_memory="gpu0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="in_memory='cuda:0': there is no such CUDA device here"):
+        CachedQuakeSet(caches["float16-db"], in_memory="cuda:0")
+
+
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs a CUDA GPU")
+def test_device_resident_on_cuda(caches):
+    ds = CachedQuakeSet(caches["float16-db"], split="train", in_memory="cuda")
+    batch = ds.read_batch([0, 2], decode=False)
+    assert batch.is_cuda and str(batch.dtype) == "torch.float16"
+    np.testing.assert_array_equal(batch.cpu().numpy(), CachedQuakeSet(caches["float16-db"], split="train")
+                                  .read_batch([0, 2], decode=False))
+
+
+# -- one way in: a file or a cache folder ---------------------------------------------------------
+def test_open_and_load_quakeset_take_a_cache(tiny_quakeset, caches):
+    from skquake.datasets import load_quakeset, open_quakeset
+
+    assert isinstance(open_quakeset(tiny_quakeset, split="val"), QuakeSet)
+    ds = open_quakeset(caches["float32-linear"], split="val", mode="single", fill_value=0.5)
+    assert isinstance(ds, CachedQuakeSet) and (ds.split, ds.mode, ds.fill_value) == ("val", "single", 0.5)
+    assert open_quakeset(caches["float16-db"], in_memory=True).in_memory is True
+    for target in ("label", "magnitude"):
+        X, y, groups = load_quakeset(caches["float32-linear"], split="all", target=target, pool=2)
+        X_ref, y_ref, groups_ref = load_quakeset(tiny_quakeset, split="all", target=target, pool=2)
+        np.testing.assert_array_equal(X, X_ref)
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(groups, groups_ref)
+        assert X.dtype == X_ref.dtype and y.dtype == y_ref.dtype
+    X, _, _ = load_quakeset(caches["float16-db"], split="test", mode="single")
+    np.testing.assert_allclose(X, load_quakeset(tiny_quakeset, split="test", mode="single")[0], rtol=4e-3)
+    with pytest.raises(ValueError, match="in_memory=True holds a cache in memory; .*tiny.h5 is an HDF5 file"):
+        open_quakeset(tiny_quakeset, in_memory=True)
+
+
+def test_a_folder_that_is_not_a_cache_and_a_stale_cache(tiny_quakeset_factory, tmp_path):
+    import argparse
+
+    from skquake.datasets import check_quakeset_source, load_quakeset, open_quakeset, quakeset_argument
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "earthquakes.h5").write_bytes(b"")
+    for call in (open_quakeset, load_quakeset, check_quakeset_source):
+        with pytest.raises(IsADirectoryError, match=f"{folder} is a folder, not a file, and not a QuakeSet "
+                                                    "cache: it has no manifest.json.*earthquakes.h5"):
+            call(folder)
+    with pytest.raises(argparse.ArgumentTypeError, match="it has no manifest.json"):
+        quakeset_argument(str(folder))
+    with pytest.raises(argparse.ArgumentTypeError, match="QuakeSet file not found"):
+        quakeset_argument(str(tmp_path / "none.h5"))
+    source = tiny_quakeset_factory()
+    cache = make_cache(source, tmp_path / "cache", dtype="float32-linear")
+    assert check_quakeset_source(cache) == cache and quakeset_argument(str(cache)) == str(cache)
+    stat = os.stat(source)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    for call in (open_quakeset, load_quakeset, check_quakeset_source):
+        with pytest.raises(StaleCacheError, match=f"the cache {cache} is stale"):
+            call(cache)
+    with pytest.raises(argparse.ArgumentTypeError, match="is stale"):
+        quakeset_argument(str(cache))

@@ -42,14 +42,21 @@ def test_layout(tiny_quakeset):
             assert event.attrs["split"] in ("train", "validation", "test")
             assert isinstance(event.attrs["split"], str)
             assert 4.0 < float(event.attrs["magnitude"]) < 9.0
-            assert event["x"].shape == (32,) and event["y"].shape == (32,)
             patches = sorted(k for k in event if k not in ("x", "y"))
             assert 1 <= len(patches) <= 3
             assert patches == [f"patch_{i}" for i in range(len(patches))]
+            # per-patch pixel-centre coordinates: row p belongs to patch_p
+            assert event["x"].shape == (len(patches), 32) and event["y"].shape == (len(patches), 32)
+            assert set(event.attrs) == {"split", "magnitude", "epicentre_longitude", "epicentre_latitude",
+                                        "depth_km"}
             for p in patches:
                 names = set(event[p])
-                assert names in ({"pre", "post"}, {"before", "pre", "post"})
-                for name in names:
+                images = {n for n in names if not n.startswith("mask_")}
+                assert images in ({"pre", "post"}, {"before", "pre", "post"})
+                assert names - images == {f"mask_{n}" for n in images} | {"mask_earthquake"}
+                for name in names - images:
+                    assert event[p][name].shape == (32, 32) and event[p][name].dtype == np.uint8
+                for name in images:
                     img = event[p][name][()]
                     assert img.shape == (32, 32, 2) and img.dtype == np.float32
                     valid = img[~np.isnan(img)]

@@ -122,12 +122,17 @@ def test_every_entry_is_a_consistent_estimator(name):
     assert spec.description, f"{name} needs a one-line description"
     if spec.task == "magnitude":
         assert is_regressor(est), name
+    elif spec.task == "change":  # unsupervised: masks from predict, per-pixel scores
+        assert hasattr(est, "predict") and hasattr(est, "score_samples") and hasattr(est, "decision_function"), name
+    elif spec.task == "epicentre":  # containment, position and depth in one (n, 4) prediction
+        assert hasattr(est, "predict"), name
     else:
         assert is_classifier(est), name
     clone(est)
     valid = est.get_params(deep=True)
     space = get_search_space(name, "grid")
-    assert space, f"{name} has no default search space"
+    # a baseline (the patch-centre guess) has nothing to tune, and says so
+    assert space or "baseline" in spec.tags, f"{name} has no default search space"
     for param, values in space.items():
         assert param in valid or param.startswith("criterion__") or param.startswith("module__"), (
             f"{name}: search-space parameter {param!r} does not route to the estimator"

@@ -54,7 +54,10 @@ def test_coverage_on_a_synthetic_quakeset(quakeset_xy, method):
     reg = ConformalRegressor(model, method=method, cv=0.3 if method == "split" else 4, random_state=0)
     reg.fit(X[~test], y[~test], groups=groups[~test])
     cov = coverage_score(y[test], reg.predict_interval(X[test]))
-    assert test.sum() > 250 and 0.84 <= cov <= 0.97, cov
+    # CV+ guarantees only 1 - 2 alpha and is known to over-cover (Barber et al. 2021, "Predictive
+    # inference with the jackknife+"): its upper bound is looser than split conformal's.
+    upper = 0.97 if method == "split" else 0.99
+    assert test.sum() > 250 and 0.84 <= cov <= upper, cov
 
 
 def test_deep_regressor_on_images(tiny_quakeset):

@@ -15,6 +15,7 @@ from .._quakeset import QuakeSet
 from ._damage import make_damage_dataset
 from ._quakeset import make_quakeset
 from ._scene import make_scene_pair
+from ._table import check_table_path, write_epicentre_table
 
 __all__ = ["make_damage_main", "make_quakeset_main", "make_scene_main"]
 
@@ -41,10 +42,14 @@ def make_quakeset_main(argv=None) -> int:
     parser.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--signal-strength", type=float, default=1.0,
                         help="scale of the earthquake signature (default 1.0)")
+    parser.add_argument("--epicentre-table", dest="table", default=None,
+                        help="also write the events' epicentres to this .csv or .parquet table")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     def body(args):
         start = time.perf_counter()
+        if args.table is not None:  # before the file is written: all or nothing
+            check_table_path(args.table, overwrite=args.overwrite)
         path = make_quakeset(args.path, n_events=args.n_events, patch_size=args.patch_size,
                              patches_per_event=args.patches_per_event,
                              random_state=args.random_state, overwrite=args.overwrite,
@@ -54,6 +59,8 @@ def make_quakeset_main(argv=None) -> int:
             print(f"wrote {path}: {len(set(ds.groups))} events, {len(ds)} samples "
                   f"({int(ds.labels.sum())} positive), image {ds.image_shape}, "
                   f"samples per split {counts}, {time.perf_counter() - start:.1f} s")
+        if args.table is not None:
+            print(f"wrote {write_epicentre_table(path, args.table, overwrite=args.overwrite)}")
 
     return parser.run(body, argv)
 

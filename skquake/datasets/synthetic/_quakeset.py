@@ -1,34 +1,42 @@
 """Synthetic QuakeSet files: the layout of the real ``earthquakes.h5`` with simulated SAR.
 
-What is simulated (all in decibels, then converted to linear sigma0):
+The file is a consistent world. Each event has an epicentre (longitude, latitude) and a
+hypocentre depth, stored as event attributes. Each patch is a footprint near it: the
+epicentre's pixel position in the patch is drawn (inside the patch or up to 15 % of its width
+outside, so some patches contain the epicentre and others see the signature from outside) and
+the patch's pixel-centre coordinates (``x``, ``y``, EPSG:4326) follow from it at a 10 m pixel
+spacing.
+
+What is simulated (all in decibels, then converted to linear sigma0; :mod:`._sar`,
+:mod:`._signature`):
 
 * land cover from smoothed random fields: water, vegetation, bare soil and urban areas, each
   with its own VV/VH level and texture, plus a per-patch calibration/incidence offset and
   terrain undulation;
 * per acquisition date: soil-moisture / vegetation drift and a few small unrelated changed
   blobs, so that any two dates differ a little even without an earthquake;
-* an earthquake signature in ``post`` only: an elliptical, patchy area of backscatter change
-  (collapse darkens urban areas, landslides turn vegetation into bare soil, roughening
-  brightens bare soil) whose extent and strength grow with the magnitude, with a random
-  location (sometimes partly outside the patch), shape, orientation and attenuation;
+* an earthquake signature in ``post`` only, centred at the epicentre's pixel position: an
+  elliptical, patchy area of backscatter change (collapse darkens urban areas, landslides turn
+  vegetation into bare soil, roughening brightens bare soil) whose extent and strength grow
+  with the magnitude and whose extent grows and strength falls with the depth;
 * multiplicative gamma speckle (4.4 looks, mean 1), drawn independently per date and channel;
 * NaN no-data wedges (swath edges) on some images.
 
+Each patch also stores the masks of where the changes are substantial (:mod:`.._masks`).
 Magnitudes follow N(5.64, 0.44) truncated above 4; events are split about 70/15/15 into
 ``train`` / ``validation`` / ``test``, stratified by magnitude.
 """
 from __future__ import annotations
 
-import functools
 import os
 from numbers import Integral, Real
 from pathlib import Path
 
 import h5py
 import numpy as np
-import scipy.fft
 
 from ...utils import (
+    EARTH_RADIUS_KM,
     Interval,
     InvalidParameterError,
     StrictInterval,
@@ -36,145 +44,22 @@ from ...utils import (
     check_capacity,
     validate_params,
 )
+from .._footprint import EPICENTRE_ATTRS
+from .._masks import EARTHQUAKE_MASK, date_mask
+from ._sar import LAND_COVER, _base_db, _land_cover, _nodata_mask, _to_linear
+from ._signature import draw_depths, earthquake_change, event_signature, unrelated_changes
 
-__all__ = ["make_quakeset", "LAND_COVER"]
+__all__ = ["GENERATOR_VERSION", "LAND_COVER", "make_quakeset"]
 
-#: (name, VV dB, VH dB, texture std dB): typical C-band levels per land-cover class
-LAND_COVER = (
-    ("water", -20.0, -27.0, 1.0),
-    ("vegetation", -9.0, -15.0, 1.5),
-    ("bare soil", -12.0, -20.0, 1.5),
-    ("urban", 0.0, -8.0, 3.0),
-)
-_LEVELS = np.array([[vv, vh] for _, vv, vh, _ in LAND_COVER])  # (class, channel)
-_TEXTURE = np.array([t for *_, t in LAND_COVER])
-# Mean dB change per class and channel inside the earthquake area (per unit strength).
-_QUAKE_BIAS = np.array([[0.0, 0.0], [0.3, -0.7], [0.5, 0.2], [-1.0, -0.6]])
-ENL = 4.4  # equivalent number of looks of Sentinel-1 IW GRD products
 MAGNITUDE_MEAN, MAGNITUDE_STD, MAGNITUDE_MIN = 5.64, 0.44, 4.0
 _N_EVENT_IDS = 590_000_000  # event ids are 10_000_000 + one of these
 SPLIT_PATTERN = ("train",) * 14 + ("validation",) * 3 + ("test",) * 3  # 70/15/15 per stratum
-
-
-def _smooth_fields(rng, n, size, sigma):
-    """``n`` zero-mean unit-variance Gaussian random fields, Gaussian-correlated with ``sigma`` px.
-
-    White noise is filtered in the Fourier domain, which costs the same for any ``sigma``
-    (a spatial convolution with sigma ~50 px would dominate at 512 x 512). The noise is drawn
-    directly as Fourier coefficients, and only where the Gaussian filter is not negligible
-    (|f| < 0.7 / sigma), so smooth fields cost little more than one inverse FFT.
-    """
-    sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float32), (n,))[:, None, None]
-    # exp(-2 pi^2 sigma^2 f^2) < 1e-4 beyond |f| = 0.68 / sigma
-    k = int(min(size // 2, np.ceil(0.7 / float(sigma.min()) * size)))
-    rows = np.r_[0 : k + 1, size - k : size] if 2 * k + 1 < size else np.arange(size)
-    cols = slice(0, min(k, size // 2) + 1)
-    shape = (n, len(rows), cols.stop)
-    coef = np.empty(shape, dtype=np.complex64)
-    coef.real = rng.standard_normal(shape, dtype=np.float32)
-    coef.imag = rng.standard_normal(shape, dtype=np.float32)
-    coef *= np.exp(np.float32(-2.0 * np.pi**2) * sigma**2 * _freq2(size)[rows, cols])
-    spectrum = np.zeros((n, size, size // 2 + 1), dtype=np.complex64)
-    spectrum[:, rows, cols] = coef
-    fields = scipy.fft.irfft2(spectrum, s=(size, size))
-    fields -= fields.mean(axis=(1, 2), keepdims=True)
-    fields /= fields.std(axis=(1, 2), keepdims=True) + np.float32(1e-12)
-    return fields
-
-
-@functools.lru_cache(maxsize=4)
-def _freq2(size):
-    fy = np.fft.fftfreq(size)[:, None]
-    fx = np.fft.rfftfreq(size)[None, :]
-    return (fy**2 + fx**2).astype(np.float32)
-
-
-def _land_cover(rng, size):
-    """Class map (size, size) of int: 0 water, 1 vegetation, 2 bare soil, 3 urban."""
-    p_water, p_veg, p_bare, p_urban = rng.dirichlet([1.0, 3.0, 2.0, 0.8])
-    a, b, c = _smooth_fields(rng, 3, size, size * rng.uniform(0.05, 0.15, 3))
-    water = a < np.quantile(a, p_water)
-    urban = (b > np.quantile(b, 1.0 - p_urban)) & ~water
-    vegetation = c > np.quantile(c, p_bare / (p_bare + p_veg))
-    return np.where(water, 0, np.where(urban, 3, np.where(vegetation, 1, 2)))
-
-
-def _base_db(rng, classes, size):
-    """Noise-free backscatter (2, size, size) in dB of one patch."""
-    db = _LEVELS[classes].transpose(2, 0, 1).astype(np.float32)
-    # incidence angle and calibration of this scene
-    db += rng.normal(0.0, 1.0, (2, 1, 1)).astype(np.float32)
-    texture = _smooth_fields(rng, 2, size, 1.0)
-    tex_std = _TEXTURE[classes]
-    db[0] += tex_std * texture[0]
-    db[1] += tex_std * (0.7 * texture[0] + 0.71 * texture[1])
-    db += 1.0 * _smooth_fields(rng, 1, size, size / 6.0)  # terrain
-    return db
-
-
-@functools.lru_cache(maxsize=4)
-def _grid(size):
-    grid = np.mgrid[0:size, 0:size].astype(np.float32)
-    grid.flags.writeable = False  # shared by every call through the cache
-    return grid
-
-
-def _ellipse_d2(size, cy, cx, radius, aspect, theta):
-    yy, xx = _grid(size)
-    dy, dx = yy - np.float32(cy), xx - np.float32(cx)
-    cos, sin = np.float32(np.cos(theta)), np.float32(np.sin(theta))
-    u = (dx * cos + dy * sin) * np.float32(1.0 / (radius * np.sqrt(aspect)))
-    v = (dy * cos - dx * sin) * np.float32(np.sqrt(aspect) / radius)
-    return u * u + v * v
-
-
-def _unrelated_changes(rng, classes, size):
-    """dB change (2, size, size) of one date that has nothing to do with an earthquake."""
-    soil = ((classes == 1) | (classes == 2)).astype(np.float32)
-    drift = rng.normal(0.0, 0.35, (2, 1, 1)).astype(np.float32) + np.float32(0.3) * _smooth_fields(
-        rng, 1, size, size * 0.2)
-    delta = drift * soil
-    for _ in range(rng.poisson(1.5)):  # ploughed fields, flooding, construction, ...
-        # exp(-d^4 / 2): a flat-topped blob with a sharp rim, like a field or a building site
-        cy, cx = rng.uniform(0, size, 2)
-        d2 = _ellipse_d2(size, cy, cx, size * rng.uniform(0.03, 0.08), rng.uniform(1, 2.5),
-                         rng.uniform(0, np.pi))
-        step = rng.normal(0.0, 3.0)
-        steps = np.array([step, step + rng.normal(0, 1)], dtype=np.float32)[:, None, None]
-        delta += np.exp(np.float32(-0.5) * d2 * d2)[None] * steps
-    return delta
-
-
-def _earthquake(rng, magnitude, classes, size, signal_strength):
-    """dB change (2, size, size) caused by an earthquake of ``magnitude`` on this patch."""
-    radius = size * 0.35 * 2.0 ** ((magnitude - 5.6) / 0.6) * rng.lognormal(0.0, 0.35)
-    radius = float(np.clip(radius, 0.02 * size, 2.0 * size))
-    # Depth, distance to the epicentre and local geology attenuate the surface effect.
-    strength = (4.0 * signal_strength * max(0.3, 1.0 + 0.8 * (magnitude - 5.6))
-                * rng.uniform(0.5, 1.2))
-    cy, cx = rng.uniform(-0.15, 1.15, 2) * size
-    d2 = _ellipse_d2(size, cy, cx, radius, rng.uniform(1.0, 3.0), rng.uniform(0, np.pi))
-    patchy = np.clip(0.6 + 0.4 * _smooth_fields(rng, 1, size, max(1.0, 0.03 * size))[0], 0, 1)
-    weight = np.float32(strength) * np.exp(np.float32(-0.5) * d2) * patchy
-    z = _smooth_fields(rng, 2, size, 1.5)
-    z[1] = 0.6 * z[0] + 0.8 * z[1]  # VH change partly follows VV
-    z += _QUAKE_BIAS[classes].transpose(2, 0, 1)
-    z *= weight[None]
-    return z
-
-
-def _nodata_mask(rng, size):
-    """Boolean (size, size): a swath-edge wedge covering 5-40 % of the image."""
-    theta = rng.integers(4) * np.pi / 2 + rng.normal(0.0, np.radians(15))
-    yy, xx = _grid(size)
-    u = xx * np.cos(theta) + yy * np.sin(theta)
-    return u > np.quantile(u, 1.0 - rng.uniform(0.05, 0.4))
-
-
-def _to_linear(rng, db):
-    speckle = rng.standard_gamma(ENL, db.shape, dtype=np.float32)
-    speckle *= np.float32(1.0 / ENL)  # mean 1: speckle does not bias the backscatter
-    return np.exp(db.astype(np.float32) * np.float32(np.log(10.0) / 10.0)) * speckle
+#: Version of the synthetic world, stored as the file attribute ``generator_version`` (files of
+#: version 1 had no such attribute): 2 added epicentres, depths, per-patch footprints and masks.
+GENERATOR_VERSION = 2
+PIXEL_KM = 0.01  # Sentinel-1 GRD's 10 m pixel spacing
+_DEGREES_PER_KM = 180.0 / (np.pi * EARTH_RADIUS_KM)
+_COMPRESS_MASKS_FROM = 128 * 128  # pixels
 
 
 def _magnitudes(rng, n):
@@ -219,11 +104,51 @@ def _check_size(path, n_events, patch_size, patches_per_event, before_fraction):
     check_capacity(
         f"make_quakeset(n_events={n_events}, patches_per_event={patches_per_event}, "
         f"patch_size={patch_size}): up to {n_patches} patches of {dates} images",
-        disk=n_patches * dates * 8 * patch_size**2 + n_events * (16 * patch_size + 4096),
+        # images (float32 x 2 channels), uncompressed masks (one per date and the earthquake's),
+        # coordinates (float64 rows) and per-group overhead
+        disk=(n_patches * (dates * 9 + 1) * patch_size**2 + n_patches * 16 * patch_size
+              + n_events * 4096),
         folder=Path(path).parent,
         parameters=("n_events", "patches_per_event", "patch_size"),
         hint="choose fewer events or patches, a smaller patch_size, or a folder with more space",
     )
+
+
+def _footprint(longitude, latitude, centres, size):
+    """``x`` (P, W) and ``y`` (P, H): pixel-centre degrees of patches whose epicentre pixel is ``centres``.
+
+    North-up grids with square 10 m pixels: rows go south, columns east; the epicentre sits at
+    the fractional pixel position ``(row, column) = centres[p]`` of patch ``p``.
+    """
+    dlat = PIXEL_KM * _DEGREES_PER_KM
+    dlon = dlat / np.cos(np.radians(latitude))
+    steps = np.arange(size, dtype=np.float64)
+    x = longitude + (steps[None, :] - centres[:, 1:2]) * dlon
+    y = latitude - (steps[None, :] - centres[:, 0:1]) * dlat
+    return x, y
+
+
+def _write_array(group, name, data):
+    """``group[name] = data`` (contiguous, uncompressed) through HDF5's own calls.
+
+    h5py's ``create_dataset`` costs ~80 us of Python per dataset, this ~30: with four masks
+    per patch beside the images, that is most of what the masks would add to the writing time.
+    """
+    data = np.ascontiguousarray(data)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)  # as h5py does: the same random_state writes the same bytes
+    dataset = h5py.h5d.create(group.id, name.encode(), h5py.h5t.py_create(data.dtype),
+                              h5py.h5s.create_simple(data.shape), dcpl=dcpl)
+    dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, data)
+
+
+def _write_mask(group, name, mask):
+    # Large binary masks compress ~20x with gzip (the filter every HDF5 build has), for ~4 % of
+    # the writing time at 512 px; on small patches a filter's setup costs more than it saves.
+    if mask.size >= _COMPRESS_MASKS_FROM:
+        group.create_dataset(name, data=mask, compression="gzip", compression_opts=4)
+    else:
+        _write_array(group, name, mask)
 
 
 def _write_event(f, rng, event_id, split, magnitude, n_patches, size, before_fraction,
@@ -231,29 +156,40 @@ def _write_event(f, rng, event_id, split, magnitude, n_patches, size, before_fra
     group = f.create_group(event_id)
     group.attrs["split"] = split
     group.attrs["magnitude"] = float(magnitude)
-    lon, lat = rng.uniform(-180, 180), rng.uniform(-60, 70)
-    step = 9e-5  # ~10 m in degrees
-    group.create_dataset("x", data=lon + step * (np.arange(size) - size / 2))
-    group.create_dataset("y", data=lat - step * (np.arange(size) - size / 2))
+    # Longitudes stop short of the antimeridian so that a footprint's x never wraps.
+    longitude, latitude = rng.uniform(-179.0, 179.0), rng.uniform(-60.0, 70.0)
+    depth = float(draw_depths(rng, 1)[0])
+    for name, value in zip(EPICENTRE_ATTRS, (longitude, latitude, depth)):
+        group.attrs[name] = value
+    signature = event_signature(rng, magnitude, depth, size, signal_strength)
+    centres = np.empty((n_patches, 2))  # the epicentre's (row, column) in each patch
     n_samples = 0
     for p in range(n_patches):
         patch = group.create_group(f"patch_{p}")
+        cy, cx = centres[p] = rng.uniform(-0.15, 1.15, 2) * size
         classes = _land_cover(rng, size)
         base = _base_db(rng, classes, size)
         dates = ("before", "pre", "post") if rng.random() < before_fraction else ("pre", "post")
         # Images of one patch usually come from one orbit track: they share its swath edge.
         shared = _nodata_mask(rng, size) if rng.random() < nodata_fraction else None
         for date in dates:
-            db = base + _unrelated_changes(rng, classes, size)
+            change, mask = unrelated_changes(rng, classes, size)
+            db = base + change
             if date == "post":
-                db += _earthquake(rng, magnitude, classes, size, signal_strength)
+                quake, quake_mask = earthquake_change(rng, signature, classes, size, cy, cx)
+                db += quake
             image = _to_linear(rng, db)
             if shared is not None:
                 image[:, shared] = np.nan
             if rng.random() < nodata_fraction / 3:
                 image[:, _nodata_mask(rng, size)] = np.nan
-            patch.create_dataset(date, data=np.ascontiguousarray(image.transpose(1, 2, 0)))
+            _write_array(patch, date, image.transpose(1, 2, 0))
+            _write_mask(patch, date_mask(date), mask)
+        _write_mask(patch, EARTHQUAKE_MASK, quake_mask)
         n_samples += len(dates) - 1
+    x, y = _footprint(longitude, latitude, centres, size)
+    _write_array(group, "x", x)
+    _write_array(group, "y", y)
     return n_samples
 
 
@@ -278,7 +214,15 @@ def make_quakeset(path, n_events=200, patch_size=64, patches_per_event=2, random
     """Write a synthetic QuakeSet HDF5 file in the layout of the real ``earthquakes.h5``.
 
     The defaults write the "default synthetic file" of the quick benchmark: 200 events,
-    1-2 patches each, about 540 samples of 64 x 64 pixels (~30 MB, a few seconds).
+    1-2 patches each, about 560 samples of 64 x 64 pixels (~35 MB, about a second).
+
+    Beyond the public layout (which every reader of the real file reads unchanged), the file
+    holds the truth of its world (docs/data.md, "Synthetic files"): per event the attributes
+    ``epicentre_longitude``, ``epicentre_latitude`` (degrees) and ``depth_km``; per event ``x``
+    ``(P, W)`` and ``y`` ``(P, H)``, the pixel-centre coordinates of each patch (row ``p`` for
+    ``patch_p``); per patch the uint8 masks ``mask_earthquake`` and ``mask_<date>`` of where
+    the changes are substantial; and the file attribute ``generator_version``
+    (:data:`GENERATOR_VERSION`).
 
     Parameters
     ----------
@@ -348,6 +292,7 @@ def make_quakeset(path, n_events=200, patch_size=64, patches_per_event=2, random
         seeds = rng.integers(0, 2**63 - 1, size=n_events)
         with h5py.File(tmp, "w") as f:
             f.attrs["generator"] = "skquake.datasets.synthetic.make_quakeset"
+            f.attrs["generator_version"] = GENERATOR_VERSION
             for i in range(n_events):
                 _write_event(f, np.random.default_rng(seeds[i]), str(ids[i]), splits[i],
                              magnitudes[i], int(n_patches[i]), patch_size, before_fraction,

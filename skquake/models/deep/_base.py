@@ -13,6 +13,8 @@ only says how its input becomes tensors and which torch module it builds:
   sample (:class:`~skquake.models.deep.NoSingletonBatchSampler`), optional bfloat16 autocast;
 - per-sample weights: ``fit(X, y, sample_weight=...)`` weights the loss
   (:func:`~skquake.models.deep.weighted_loss`);
+- batches of a decoded cache read whole (one indexed read per batch, float16 decibels decoded
+  on the device by :meth:`~QuakeNetBase.decode_batch`; :mod:`skquake.models.deep._data`);
 - persistence: :meth:`~QuakeNetBase.save_weights` / :meth:`~QuakeNetBase.load_weights`;
   pickling is skorch's, without the optimizer's state unless ``keep_training_state=True``.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -40,7 +43,14 @@ from skorch.utils import to_tensor
 
 from ...utils import Options, StrictInterval, StrOptions, check_image_shape
 from ._callbacks import WarmupOneCycle, _index_accuracy
-from ._data import NoSingletonBatchSampler, _WeightedDataset, split_weights
+from ._data import (
+    _DECIBELS,
+    NoSingletonBatchSampler,
+    _WeightedDataset,
+    decode_decibels,
+    split_weights,
+    with_batch_collate,
+)
 from ._device import AUTO, resolve_auto
 from ._losses import weighted_loss
 
@@ -184,6 +194,10 @@ class QuakeNetBase:
       / :meth:`_channels_last_enabled` (on for CUDA, off on a CPU);
     - ``amp=True``: forward passes under ``torch.autocast`` in bfloat16 (no gradient scaler is
       needed in bfloat16), the loss computed in float32;
+    - every DataLoader with :class:`~skquake.models.deep._data.BatchCollate` as its
+      ``collate_fn`` (around the user's ``iterator_*__collate_fn``): a dataset with batch reads
+      (a cache) is read a batch at a time, and :meth:`decode_batch` decodes its float16
+      decibels on the device before the module; other input is collated as before;
     - :meth:`save_weights` / :meth:`load_weights`.
 
     A subclass implements ``_check_X(X, fitted)`` (validated input for skorch and the image
@@ -421,11 +435,14 @@ class QuakeNetBase:
             # A DataLoader without its own generator draws a worker seed from torch's global
             # generator on every pass; an unseeded private one leaves the global state alone.
             kwargs.setdefault("generator", torch.Generator())
-            return self.iterator_valid(dataset, batch_size=batch_size, **kwargs)
+            return self.iterator_valid(dataset, batch_size=batch_size, **with_batch_collate(kwargs, batch_size))
         kwargs = self.get_params_for("iterator_train")
         if any(k in kwargs for k in ("sampler", "batch_sampler", "drop_last")):
-            # The user took control of batching: honour it as skorch would.
-            loader = super().get_iterator(dataset, training=True)
+            # The user took control of batching: honour it as skorch's get_iterator would.
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            loader = self.iterator_train(dataset, **with_batch_collate(kwargs, kwargs["batch_size"]))
             self.train_batches_per_epoch_ = len(loader)
             return loader
         batch_size = kwargs.pop("batch_size", self.batch_size)
@@ -440,7 +457,7 @@ class QuakeNetBase:
             kwargs.setdefault("generator", torch.Generator().manual_seed(seed + 1))
         sampler = NoSingletonBatchSampler(len(dataset), batch_size, shuffle=shuffle, generator=generator)
         self.train_batches_per_epoch_ = len(sampler)
-        return self.iterator_train(dataset, batch_sampler=sampler, **kwargs)
+        return self.iterator_train(dataset, batch_sampler=sampler, **with_batch_collate(kwargs, batch_size))
 
     def _amp_enabled(self) -> bool:
         """``amp`` for this estimator's device (``"auto"``: a CUDA GPU computing in bfloat16)."""
@@ -450,8 +467,17 @@ class QuakeNetBase:
         """``channels_last`` for this estimator's device (``"auto"``: a CUDA device)."""
         return resolve_auto(self.channels_last, self.device)
 
+    def decode_batch(self, x):
+        """A batch's input as the module takes it: float16 decibels read whole from a cache
+        (:mod:`skquake.models.deep._data`) moved to the device as they are (half the bytes) and
+        decoded there to float32 linear; any other input unchanged (skorch's ``infer`` moves it)."""
+        if isinstance(x, Mapping) and _DECIBELS in x:
+            return decode_decibels(to_tensor(x[_DECIBELS], device=self.device))
+        return x
+
     def infer(self, x, **fit_params):
         x, _ = split_weights(x)  # the module never sees the sample weights
+        x = self.decode_batch(x)
         if not self._amp_enabled():
             return super().infer(x, **fit_params)
         device_type = torch.device(self.device if self.device is not None else "cpu").type

@@ -6,10 +6,13 @@
   ``predict_proba`` and ``classes_`` for scikit-learn's scorers.
 
 Both take in-memory arrays ``(n, C, H, W)``, flattened arrays ``(n, C*H*W)`` with
-``input_shape=(C, H, W)``, a lazy :class:`skquake.datasets.QuakeSet` (``y`` then comes from the
-dataset), or a :class:`~skquake.datasets.LazyImages` view of one (what ``GridSearchCV`` can
-split, see :func:`~skquake.datasets.lazy_xy`). Validation, seeding, the training recipe and
-persistence are :class:`~skquake.models.deep.QuakeNetBase`'s.
+``input_shape=(C, H, W)``, a lazy :class:`skquake.datasets.QuakeSet` or
+:class:`~skquake.datasets.CachedQuakeSet` (``y`` then comes from the dataset), or a
+:class:`~skquake.datasets.LazyImages` view of one (what ``GridSearchCV`` can split, see
+:func:`~skquake.datasets.lazy_xy`). A cache is read a batch at a time (one indexed read of its
+array; float16 decibels decoded on the device, a device-resident cache read on its device).
+Validation, seeding, the training recipe and persistence are
+:class:`~skquake.models.deep.QuakeNetBase`'s.
 """
 from __future__ import annotations
 
