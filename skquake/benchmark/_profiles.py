@@ -1,4 +1,4 @@
-"""Profiles: the settings of a benchmark run that change its results (``quick``, ``full``)."""
+"""Profiles: the settings of a benchmark run that change its results (``quick``, ``medium``, ``full``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -89,6 +89,22 @@ PROFILES: dict[str, Profile] = {
         synthetic=True,
         # 32 x 32 images gain little from a second thread, and on a machine busy with other
         # jobs two spinning threads run several times slower than one.
+        threads=1,
+    ),
+    "medium": Profile(
+        name="medium",
+        # Where the papers' comparisons can show (issue 15): a built-in synthetic file of
+        # realistic sample count (1,000 events, ~2,700 samples at 64 x 64), the deep models at
+        # full resolution of that file for 8 epochs, one seed, every task the runner has.
+        models=("svc-rbf", "rfc", "rfc-change", "svr-rbf", "rfr", "rfr-change", "resnet10t-*", "change-*",
+                "epicentre-*", "damage-*"),
+        seeds=(0,),
+        pool=1,
+        shallow_pool=1,
+        deep_overrides={"max_epochs": 8, "batch_size": 16},
+        n_latency=5,
+        synthetic=True,
+        synthetic_options={"data": {"n_events": 1000, "patches_per_event": 2}},
         threads=1,
     ),
     "full": Profile(
