@@ -2,6 +2,7 @@
 writing the report (printed, and saved with the command at its top)."""
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 from pathlib import Path
@@ -71,3 +72,11 @@ def claim(path: Path) -> bool:
             f.write(str(os.getpid()))
         return True
     return False
+
+
+def positive_int(text):
+    """``argparse`` type: an integer >= 1 (epochs, sizes, counts)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value

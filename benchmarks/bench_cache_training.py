@@ -32,14 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import HERE, command_line, write_report
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+from _common import HERE, command_line, positive_int, write_report
 
 
 def parse(argv):

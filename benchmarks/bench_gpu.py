@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import HERE, command_line, write_report
+from _common import HERE, command_line, positive_int, write_report
 
 TARGET = 0.9  # (c) must reach this fraction of (d) for "not input-bound"
 SOURCES = ("hdf5", "cache", "device", "ceiling")
@@ -44,13 +44,6 @@ SOURCE_NAMES = {"hdf5": "(a) HDF5, estimator's DataLoader",
                 "cache": "(b) cache, estimator's batched reads",
                 "device": "(c) device-resident cache, estimator",
                 "ceiling": "(d) random device tensors (ceiling)"}
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
 
 
 def batch_size(text):

@@ -67,7 +67,8 @@ def _parser() -> CommandParser:
     p.add_argument("--device", default="auto", type=_device, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--max-epochs", type=_AT_LEAST_ONE, help="override the deep models' epochs")
     p.add_argument("--pool", type=_AT_LEAST_ONE, help="override the pooling factor of the images (deep and shallow)")
-    p.add_argument("--threads", type=_AT_LEAST_ONE, help="torch threads per row (default: quick 1, full one per core)")
+    p.add_argument("--threads", type=_AT_LEAST_ONE,
+                   help="threads per row, torch and BLAS / OpenMP (default: quick and medium 1, full one per core)")
     isolation = p.add_mutually_exclusive_group()  # a timeout stops a row's own process
     isolation.add_argument("--timeout", type=checked(float, Interval(Real, 0, None, closed="neither")),
                            help="seconds one row may take before it is recorded as failed")

@@ -43,7 +43,8 @@ class Profile:
         weights of the best epoch (by the task's headline metric). Shallow models are fitted
         once with their registered settings either way.
     threads : int, optional
-        torch intra-op threads per row (``None``: torch's default, one per core).
+        Threads per row: torch's intra-op threads and the BLAS / OpenMP pools of the shallow
+        models (``None``: torch's default, one per core).
     interval : float in (0, 1), optional
         Magnitude tasks: wrap every model in split-conformal calibration
         (:class:`skquake.uncertainty.ConformalRegressor`, ``method="split"``, calibration
@@ -94,7 +95,7 @@ PROFILES: dict[str, Profile] = {
     "medium": Profile(
         name="medium",
         # Where the papers' comparisons can show (issue 15): a built-in synthetic file of
-        # realistic sample count (1,000 events, ~2,700 samples at 64 x 64), the deep models at
+        # realistic sample count (1,000 events, 2,636 samples at 64 x 64), the deep models at
         # full resolution of that file for 8 epochs, one seed, every task the runner has.
         models=("svc-rbf", "rfc", "rfc-change", "svr-rbf", "rfr", "rfr-change", "resnet10t-*", "change-*",
                 "epicentre-*", "damage-*"),
@@ -104,7 +105,7 @@ PROFILES: dict[str, Profile] = {
         deep_overrides={"max_epochs": 8, "batch_size": 16},
         n_latency=5,
         synthetic=True,
-        synthetic_options={"data": {"n_events": 1000, "patches_per_event": 2}},
+        synthetic_options={"data": {"n_events": 1000}},
         threads=1,
     ),
     "full": Profile(

@@ -7,6 +7,7 @@ import traceback
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..datasets import open_quakeset
 from ..metrics import get_metric
@@ -171,12 +172,16 @@ def run_row(job: Mapping[str, Any]) -> dict:
     row.update(status="failed", error="", started_at=now(), load_avg_1min=load_avg())
     stage = "setup"
     previous_threads = None
+    native_limits = None
     deep_side = None
     try:
         from . import _deep as deep_side  # keeps torch out of the torch-free import path
 
         if job.get("torch_threads"):
             previous_threads = deep_side.set_torch_threads(job["torch_threads"])
+            # The BLAS / OpenMP pools of the shallow models too: on a busy 2-core machine, two
+            # spinning BLAS threads made a PCA + SVC fit 40x slower than one thread.
+            native_limits = threadpool_limits(limits=int(job["torch_threads"]))
         deep_side.seed_everything(seed)
         spec = get_model_spec(job["model"])
         row.update(family=spec.family, paper_name=spec.paper_name or "")
@@ -288,4 +293,6 @@ def run_row(job: Mapping[str, Any]) -> dict:
     row["finished_at"] = now()
     if previous_threads is not None:  # in-process rows leave the caller's setting as it was
         deep_side.set_torch_threads(previous_threads)
+    if native_limits is not None:
+        native_limits.restore_original_limits()
     return row

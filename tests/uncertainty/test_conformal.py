@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, GroupKFold
@@ -185,3 +185,24 @@ def test_not_fitted_and_missing_mapie(linear_data, monkeypatch):
     monkeypatch.setitem(sys.modules, "mapie.regression", None)
     with pytest.raises(ImportError, match=r"mapie is needed .* pip install 'skquake\[uncertainty\]'"):
         ConformalRegressor(Ridge()).fit(X, y)
+
+
+class _Float32Regressor(RegressorMixin, BaseEstimator):
+    """Predicts in float32, far from the targets: as a torch regressor early in training does."""
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        return np.asarray(X[:, 0], dtype=np.float32) * np.float32(0.1) + np.float32(1.9)
+
+
+@pytest.mark.parametrize("method", ["split", "cross"])
+def test_float32_targets_and_predictions_calibrate(method):
+    """MAPIE's consistency check (y == y_pred + score to 1e-8) holds: the scores are float64."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2)).astype(np.float32)
+    y = (5.0 + rng.normal(size=200)).astype(np.float32)
+    reg = ConformalRegressor(_Float32Regressor(), method=method, random_state=0)
+    reg.fit(X, y, groups=np.repeat(np.arange(50), 4))
+    assert np.all(np.isfinite(reg.predict_interval(X)))
