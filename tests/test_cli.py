@@ -47,6 +47,8 @@ def _block(marker):
 def test_readme_starts_with_the_two_commands():
     main_cmd, test_cmd = _block("main-command"), _block("test-command")
     assert "skquake benchmark" in main_cmd and "pip install" in main_cmd
+    # the quick profile runs the classical change detectors, whose thresholds are scikit-image's
+    assert re.search(r"\[[^\]]*\bchange\b[^\]]*\]", main_cmd), main_cmd
     assert "pytest" in test_cmd and "pip install" in test_cmd
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci, ".ci/run must take the test command from the README"
