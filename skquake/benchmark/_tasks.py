@@ -22,6 +22,8 @@ import numpy as np
 import h5py
 
 from ..datasets import (
+    QuakeSetFormatError,
+    check_hdf5_source,
     epicentre_targets,
     load_change,
     load_damage,
@@ -308,9 +310,11 @@ def load_magnitude_single(path, split, *, pool=1, lazy=False):
 
 # --------------------------------------------------------------------------- change detection
 def _needs_hdf5(path: Path, what: str) -> str | None:
-    if Path(path).is_dir():
-        return (f"{path} is a decoded cache folder; {what} are read from the QuakeSet HDF5 file "
-                "(the cache holds images and labels only): pass the .h5 file as --data")
+    """Why a cache folder cannot serve a task that reads ``what`` from the HDF5 file, or None."""
+    try:
+        check_hdf5_source(path, what)
+    except ValueError as exc:
+        return f"{exc} as --data"
     return None
 
 
@@ -346,14 +350,13 @@ def _check_epicentre(path, options):
     if reason is not None:
         return reason
     table = options.get("epicentres")
-    if table is not None:
-        read_epicentres(path, table=table)  # a bad table is an error, not a reason to skip
-        return None
-    with h5py.File(path, "r") as f:
-        events = [k for k in f if isinstance(f[k], h5py.Group)]
-        if events and "depth_km" not in f[events[0]].attrs:
-            return (f"{path} has no epicentres in its event attributes: pass the epicentre table "
-                    "(event_id, longitude, latitude, depth_km) as --epicentres TABLE (docs/epicentre.md)")
+    try:
+        read_epicentres(path, table=table)
+    except QuakeSetFormatError as exc:
+        if table is not None:  # a bad table is an error, not a reason to skip
+            raise
+        # the real file: no epicentre attributes, and no table to take them from
+        return f"{exc} (--epicentres TABLE: event_id, longitude, latitude, depth_km; docs/epicentre.md)"
     return None
 
 

@@ -27,7 +27,7 @@ from ._damage import (
 from ._cache import CACHE_DTYPES, CachedQuakeSet, StaleCacheError, make_cache
 from ._hdf5 import HDF5FormatError
 from ._quakeset import MODES, SPLITS, QuakeSet, QuakeSetFormatError
-from ._source import check_quakeset_source, load_quakeset, open_quakeset, quakeset_argument
+from ._source import check_hdf5_source, check_quakeset_source, load_quakeset, open_quakeset, quakeset_argument
 from .synthetic import make_damage_dataset, make_quakeset
 from ._change import CHANGE_MASKS, load_change, read_change_masks
 from ._epicentre import EPICENTRE_COLUMNS, epicentre_targets, load_epicentre, read_epicentres
@@ -57,6 +57,7 @@ __all__ = [
     "QuakeSet",
     "QuakeSetFormatError",
     "StaleCacheError",
+    "check_hdf5_source",
     "check_quakeset_source",
     "lazy_xy",
     "epicentre_targets",

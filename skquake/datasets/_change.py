@@ -13,7 +13,7 @@ import numpy as np
 from ..utils import StrictInterval, StrOptions, average_pool, check_capacity, validate_params
 from ._masks import CHANGE_MASKS
 from ._quakeset import _PARAMETER_CONSTRAINTS, QuakeSet, QuakeSetFormatError
-from ._source import load_quakeset
+from ._source import check_hdf5_source, load_quakeset
 
 __all__ = ["CHANGE_MASKS", "load_change", "read_change_masks"]
 
@@ -94,6 +94,7 @@ def load_change(path, split="train", pool=1, fill_value=0.0, masks="auto"):
     >>> X.shape[1:], masks.shape[1:], masks.dtype
     ((4, 4, 4), (2, 4, 4), dtype('uint8'))
     """
+    check_hdf5_source(path, "change masks")
     with QuakeSet(path, split=split, mode="bitemporal") as ds:
         _, h, w = ds.image_shape
         if h % pool or w % pool:

@@ -22,7 +22,7 @@ from ..utils import StrictInterval, check_input_file, import_optional, validate_
 from ._footprint import EPICENTRE_ATTRS, epicentre_on_patch, patch_coordinates
 from ._quakeset import _PARAMETER_CONSTRAINTS, QuakeSet, QuakeSetFormatError
 from ._hdf5 import open_index
-from ._source import load_quakeset
+from ._source import check_hdf5_source, load_quakeset
 
 __all__ = ["EPICENTRE_COLUMNS", "TABLE_COLUMNS", "epicentre_targets", "load_epicentre", "read_epicentres"]
 
@@ -197,6 +197,7 @@ def read_epicentres(path, table=None, columns=None):
     >>> len(epicentres), len(next(iter(epicentres.values())))
     (3, 3)
     """
+    check_hdf5_source(path, "footprints and epicentres")
     with QuakeSet(path, split="all") as ds:  # validates the layout; events in the file's order
         events = list(dict.fromkeys(ds.groups.tolist()))
     with open_index(path, what="QuakeSet file", error=QuakeSetFormatError) as (f, layout, _):
@@ -264,6 +265,7 @@ def load_epicentre(path, split="train", mode="bitemporal", pool=1, table=None, f
     >>> X.shape[1:], y.shape[1], bool((y[:, 0] == 1).any())
     ((4, 4, 4), 4, True)
     """
+    check_hdf5_source(path, "footprints and epicentres")
     with QuakeSet(path, split=split, mode=mode) as ds:  # the index only: targets fail before pixels
         y = epicentre_targets(ds, table=table, columns=columns)
     X, _, groups = load_quakeset(path, split=split, mode=mode, pool=pool, fill_value=fill_value)

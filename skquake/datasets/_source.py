@@ -26,7 +26,23 @@ from ..utils import (
 from ._cache import MANIFEST, CachedQuakeSet, _check_fresh, _read_manifest
 from ._quakeset import _PARAMETER_CONSTRAINTS, QuakeSet
 
-__all__ = ["check_quakeset_source", "load_quakeset", "open_quakeset", "quakeset_argument"]
+__all__ = ["check_hdf5_source", "check_quakeset_source", "load_quakeset", "open_quakeset", "quakeset_argument"]
+
+
+def check_hdf5_source(path, needs):
+    """Refuse a decoded cache folder where ``needs`` (change masks, footprints, epicentres) are read.
+
+    The cache holds images and labels only; whatever else a QuakeSet file carries is read from
+    the HDF5 file itself.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is a folder; the message names it and what needs the file.
+    """
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a decoded cache folder; {needs} are read from the QuakeSet HDF5 file "
+                         "(the cache holds images and labels only): pass the .h5 file")
 
 
 def check_quakeset_source(path, what="QuakeSet file"):

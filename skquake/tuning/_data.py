@@ -34,9 +34,6 @@ def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool =
     path = Path(os.fspath(data)).expanduser().resolve()
     check_quakeset_source(path)  # a QuakeSet file or a decoded cache folder
     if task in ("change", "epicentre"):
-        if path.is_dir():
-            raise ValueError(f"{path} is a decoded cache folder; {task} targets (masks, epicentres) are read from "
-                             "the QuakeSet HDF5 file: pass the .h5 file")
         if lazy:
             raise ValueError(f"lazy=True is not available for the {task} task; load the split in memory (pool >= 1)")
         if task == "change":

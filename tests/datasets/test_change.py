@@ -119,3 +119,13 @@ def test_bad_arguments(tiny_quakeset):
         load_change(tiny_quakeset, pool=0)
     with pytest.raises(ValueError, match="pool=3 does not divide the image size 32 x 32"):
         load_change(tiny_quakeset, pool=3)
+
+
+def test_masks_and_epicentres_are_not_read_from_a_cache_folder(tiny_quakeset, tmp_path):
+    """The decoded cache holds images and labels only: one clear error, naming the folder."""
+    from skquake.datasets import load_epicentre, make_cache, read_epicentres
+
+    cache = make_cache(tiny_quakeset, tmp_path / "cache")
+    for call in (lambda: load_change(cache), lambda: load_epicentre(cache), lambda: read_epicentres(cache)):
+        with pytest.raises(ValueError, match=f"{cache} is a decoded cache folder"):
+            call()
