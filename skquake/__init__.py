@@ -5,9 +5,8 @@ The heavy modules (torch, timm, skorch) are imported lazily: ``import skquake`` 
 """
 from __future__ import annotations
 
-import importlib
-
 from ._version import __version__
+from ._lazy import lazy_attributes
 
 # Public name -> module that defines it. Resolved on first attribute access (PEP 562).
 _LAZY = {
@@ -36,14 +35,4 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'skquake' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

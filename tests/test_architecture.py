@@ -18,6 +18,7 @@ ROOT = pathlib.Path(skquake.__file__).resolve().parent
 #: listed in SIBLING_IMPORTS (one direction only, so no cycle can form).
 LAYERS = {
     "_version": 0,
+    "_lazy": 0,
     "utils": 0,
     "datasets": 1,
     "preprocessing": 2,

@@ -11,6 +11,7 @@ Errors: a file not in its layout raises a :class:`HDF5FormatError` (``QuakeSetFo
 ``DamageFormatError``) naming the file (``path``) and the HDF5 object (``key``); a file that
 changed on disk after it was opened raises :class:`~skquake.utils.FileChangedError`.
 """
+from .._lazy import lazy_attributes
 from ..utils import FileChangedError
 from ._damage import (
     CLASS_NAMES,
@@ -30,7 +31,7 @@ from ._quakeset import MODES, SPLITS, QuakeSet, QuakeSetFormatError
 from ._source import check_hdf5_source, check_quakeset_source, load_quakeset, open_quakeset, quakeset_argument
 from .synthetic import make_damage_dataset, make_quakeset
 from ._change import CHANGE_MASKS, load_change, read_change_masks
-from ._epicentre import EPICENTRE_COLUMNS, epicentre_targets, load_epicentre, read_epicentres
+from ._epicentre import EPICENTRE_COLUMNS, check_epicentre_array, epicentre_targets, load_epicentre, read_epicentres
 from ._epicentre import TABLE_COLUMNS as EPICENTRE_TABLE_COLUMNS
 
 # LazyImages is skorch's SliceDataset, and skorch imports torch: the views are imported on
@@ -57,6 +58,7 @@ __all__ = [
     "QuakeSet",
     "QuakeSetFormatError",
     "StaleCacheError",
+    "check_epicentre_array",
     "check_hdf5_source",
     "check_quakeset_source",
     "lazy_xy",
@@ -78,14 +80,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY_VIEWS:
-        from . import _views  # keeps torch out of ``import skquake.datasets`` (see _LAZY_VIEWS)
-
-        value = globals()[name] = getattr(_views, name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_VIEWS))
+__getattr__, __dir__ = lazy_attributes(__name__, dict.fromkeys(_LAZY_VIEWS, "._views"))

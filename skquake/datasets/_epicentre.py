@@ -24,7 +24,8 @@ from ._quakeset import _PARAMETER_CONSTRAINTS, QuakeSet, QuakeSetFormatError
 from ._hdf5 import open_index
 from ._source import check_hdf5_source, load_quakeset
 
-__all__ = ["EPICENTRE_COLUMNS", "TABLE_COLUMNS", "epicentre_targets", "load_epicentre", "read_epicentres"]
+__all__ = ["EPICENTRE_COLUMNS", "TABLE_COLUMNS", "check_epicentre_array", "epicentre_targets", "load_epicentre",
+           "read_epicentres"]
 
 #: The columns of ``y`` of :func:`load_epicentre`.
 EPICENTRE_COLUMNS = ("contains", "east_km", "north_km", "depth_km")
@@ -33,6 +34,76 @@ EPICENTRE_COLUMNS = ("contains", "east_km", "north_km", "depth_km")
 TABLE_COLUMNS = ("event_id", "longitude", "latitude", "depth_km")
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _SHOWN = 5  # event ids named in an error
+
+
+def check_epicentre_array(y, name="y", *, located=None, columns=(1, 2, 3)):
+    """``y`` as a float64 ``(n, 4)`` copy in the ``EPICENTRE_COLUMNS`` convention, and its contains mask.
+
+    The one check of the convention that the readers produce, the epicentre estimators learn
+    and the epicentre metrics score: a numeric ``(n, 4)`` array whose column 0
+    (``contains``) is 0 or 1 on every row.
+
+    Parameters
+    ----------
+    y : array-like of shape (n, 4)
+    name : str, default="y"
+        How the messages call it (``"y_pred"``, ``"EpicentreEstimator: y"``).
+    located : True or array-like of bool of shape (n,), optional
+        Rows on which position and depth (columns 1-3) must be finite (``True``: the rows
+        whose own ``contains`` is 1); elsewhere they are not looked at (NaN for "cannot be
+        determined").
+    columns : sequence of int, default=(1, 2, 3)
+        The columns ``located`` applies to (a metric of the depth needs only column 3).
+
+    Returns
+    -------
+    y : ndarray of shape (n, 4), float64
+    contains : ndarray of shape (n,), bool
+
+    Raises
+    ------
+    ValueError
+        Naming the expected columns, the shape found, or the column and rows at fault.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> y, contains = check_epicentre_array([[1, 0.5, -2.0, 10.0], [0, nan, nan, nan]])
+    >>> contains.tolist()
+    [True, False]
+    >>> check_epicentre_array([[2, 0, 0, 0]], "y_pred")
+    Traceback (most recent call last):
+    ...
+    ValueError: y_pred's column 0 ('contains') must be 0 or 1, got [2.0] at rows [0]
+    """
+    expected = f"(n_samples, 4) with the columns {EPICENTRE_COLUMNS}"
+    try:
+        y = np.array(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array of shape {expected}") from None
+    if y.ndim != 2 or y.shape[1] != len(EPICENTRE_COLUMNS):
+        raise ValueError(f"{name} must have shape {expected}, got shape {y.shape}")
+    bad = ~np.isin(y[:, 0], (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"{name}'s column 0 ({EPICENTRE_COLUMNS[0]!r}) must be 0 or 1, got "
+                         f"{y[bad, 0][:3].tolist()} at rows {np.flatnonzero(bad)[:3].tolist()}")
+    contains = y[:, 0] == 1.0
+    where = f"{EPICENTRE_COLUMNS[0]}=1" if located is True else f"the true {EPICENTRE_COLUMNS[0]}=1"
+    if located is True:
+        located = contains
+    elif located is not None:
+        located = np.asarray(located, dtype=bool)
+        if located.shape != (len(y),):
+            raise ValueError(f"{name} has {len(y)} rows but located has shape {located.shape}")
+    if located is not None:
+        for j in columns:
+            missing = located & ~np.isfinite(y[:, j])
+            if missing.any():
+                raise ValueError(
+                    f"{name}'s column {j} ({EPICENTRE_COLUMNS[j]!r}) must be finite where {where}, got "
+                    f"{y[missing, j][:3].tolist()} at rows "
+                    f"{np.flatnonzero(missing)[:3].tolist()}")
+    return y, contains
 
 
 def _event_key(value) -> str:

@@ -17,42 +17,28 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as _skm
 
-from ..datasets import EPICENTRE_COLUMNS as _COLUMNS
+from ..datasets import check_epicentre_array
 from ..utils import haversine_km, offset_lonlat
 from ._registry import register_metric
 
 __all__ = ["depth_mae_km", "epicentre_accuracy", "epicentre_error_km", "epicentre_f1"]
 
 
-def _check_pair(y_true, y_pred):
-    """Both as float64 (n, 4); containment checked; the TRUE contains mask."""
-    arrays = []
-    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
-        try:
-            y = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a numeric array of shape (n, 4) with the columns {_COLUMNS}") from None
-        if y.ndim != 2 or y.shape[1] != len(_COLUMNS):
-            raise ValueError(f"{name} must have shape (n, 4) with the columns {_COLUMNS}, got shape {y.shape}")
-        if not np.isin(y[:, 0], (0.0, 1.0)).all():
-            bad = y[~np.isin(y[:, 0], (0.0, 1.0)), 0]
-            raise ValueError(f"{name}'s column 0 ({_COLUMNS[0]!r}) must be 0 or 1, got {bad[:3].tolist()}")
-        arrays.append(y)
-    y_true, y_pred = arrays
+def _check_pair(y_true, y_pred, columns=()):
+    """Both as float64 (n, 4), containment checked, and ``columns`` finite on the rows whose TRUE
+    contains is 1; the true contains mask."""
+    y_true, inside = check_epicentre_array(y_true, "y_true", located=True, columns=columns)
+    y_pred, _ = check_epicentre_array(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} samples but y_pred has {len(y_pred)}")
-    return y_true, y_pred, y_true[:, 0] == 1.0
+    check_epicentre_array(y_pred, "y_pred", located=inside, columns=columns)
+    return y_true, y_pred, inside
 
 
 def _located(y_true, y_pred, columns):
-    """The given columns of both on the rows that contain the epicentre (finite, or an error)."""
-    y_true, y_pred, inside = _check_pair(y_true, y_pred)
-    t, p = y_true[inside][:, columns], y_pred[inside][:, columns]
-    for name, values in (("y_true", t), ("y_pred", p)):
-        if not np.isfinite(values).all():
-            raise ValueError(f"{name} has NaN or infinite {[_COLUMNS[c] for c in columns]} on rows where the "
-                             f"true {_COLUMNS[0]} is 1")
-    return t, p
+    """The given columns of both on the rows that contain the epicentre."""
+    y_true, y_pred, inside = _check_pair(y_true, y_pred, columns)
+    return y_true[inside][:, columns], y_pred[inside][:, columns]
 
 
 @register_metric("epicentre_accuracy", label="Containment accuracy", tasks=("epicentre",))

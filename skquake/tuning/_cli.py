@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..datasets import MODES, SPLITS, quakeset_argument
 from ..models import save_model
-from ..utils import CommandParser, name_value, new_file
+from ..utils import CommandParser, input_file, name_value, new_file
 from ._search import default_scoring
 from ._storage import DEFAULT_STORAGE_FILE, STORAGE_ENV, mask_url, scrub
 from ._study import META_KEY, study_summary
@@ -61,6 +61,8 @@ def _build_parser() -> CommandParser:
     p.add_argument("--split", default="train", choices=[s for s in SPLITS if s != "validation"])
     p.add_argument("--mode", default="bitemporal", choices=list(MODES))
     p.add_argument("--pool", type=int, default=1, help="average-pool factor for the images (default 1)")
+    p.add_argument("--epicentres", default=None, type=input_file("epicentre table"), metavar="TABLE",
+                   help="epicentre models: the epicentre table (CSV or Parquet) of a file without epicentre attributes")
     p.add_argument("--lazy", action="store_true", help="read images per batch instead of loading the file (deep nets)")
     p.add_argument("--cv", type=int, default=3, help="GroupKFold splits by event (default 3)")
     p.add_argument(
@@ -125,7 +127,7 @@ def _run(args) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.quiet else optuna.logging.INFO)
     study = tune(
         args.model, args.data, n_trials=args.n_trials, storage=storage, study_name=args.study_name,
-        split=args.split, mode=args.mode, pool=args.pool, lazy=args.lazy, cv=args.cv, scoring=args.scoring,
+        split=args.split, mode=args.mode, pool=args.pool, lazy=args.lazy, epicentres=args.epicentres, cv=args.cv, scoring=args.scoring,
         param_space=args.param_space, params=dict(args.params), timeout=args.timeout,
         random_state=args.random_state, pruning=args.pruning, heartbeat_interval=args.heartbeat_interval,
         grace_period=args.grace_period, connect_timeout=args.connect_timeout,

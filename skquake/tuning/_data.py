@@ -14,13 +14,19 @@ __all__ = ["TARGETS", "load_data"]
 TARGETS = {"magnitude": "magnitude", "detection": "label", "change": "masks", "epicentre": "epicentre", "damage": "label"}
 
 
-def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool = False):
+def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool = False, epicentres=None):
     """``(X, y, groups, description)`` from a QuakeSet file or cache folder, or ``(X, y, groups)``.
 
     ``lazy=True`` gives a :class:`skquake.datasets.LazyImages` view (pixels read per batch, for
     deep nets on files larger than memory) instead of an in-memory array. ``description`` is
-    the resolved file path, or None for arrays.
+    the resolved file path, or None for arrays. ``epicentres``: the epicentre table of an
+    epicentre study on a file (``load_epicentre(table=...)``).
     """
+    if epicentres is not None and (task != "epicentre" or isinstance(data, (tuple, list))):
+        raise ValueError(
+            f"epicentres={os.fspath(epicentres)!r} is the epicentre table of a QuakeSet file for epicentre models; "
+            + (f"this is a {task} model" if task != "epicentre" else "with (X, y, groups) arrays, y already holds "
+               "the epicentre targets"))
     if isinstance(data, (tuple, list)):
         if len(data) != 3:
             raise ValueError(f"data must be a QuakeSet path or an (X, y, groups) tuple, got {len(data)} items")
@@ -42,7 +48,7 @@ def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool =
             # scored against the generator's masks: tuning needs a file that has them
             X, y, groups = load_change(path, split=split, pool=pool, masks="required")
         else:
-            X, y, groups = load_epicentre(path, split=split, mode=mode, pool=pool)
+            X, y, groups = load_epicentre(path, split=split, mode=mode, pool=pool, table=epicentres)
         return X, y, groups, str(path)
     if lazy:
         if pool != 1:

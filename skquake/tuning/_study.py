@@ -24,9 +24,10 @@ __all__ = ["META_KEY", "count", "fail_beatless_trials", "find_study", "load_or_c
 
 #: Name of the study user attribute that records what a study tunes (checked on resume).
 META_KEY = "skquake"
-#: Keys of the record that may differ on resume: the data file may sit elsewhere on another
-#: machine (its name is compared), and another skquake version may resume a study.
-_FREE_KEYS = ("data", "version")
+#: Keys of the record that may differ on resume: the data file and the epicentre table may sit
+#: elsewhere on another machine (their names are compared), and another skquake version may
+#: resume a study.
+_FREE_KEYS = ("data", "epicentres", "version")
 
 
 def count(trials, *states) -> int:
@@ -79,8 +80,9 @@ def load_or_create_study(storage, study_name, meta, sampler, pruner):
         for key in sorted(set(meta) | set(existing))
         if key not in _FREE_KEYS and existing.get(key) != meta.get(key)
     ]
-    if Path(str(existing.get("data"))).name != Path(str(meta.get("data"))).name:
-        diff.append(f"data: study has {existing.get('data')!r}, this run has {meta.get('data')!r}")
+    for key in ("data", "epicentres"):
+        if Path(str(existing.get(key))).name != Path(str(meta.get(key))).name:
+            diff.append(f"{key}: study has {existing.get(key)!r}, this run has {meta.get(key)!r}")
     if diff:
         raise ValueError(
             f"study {study_name!r} was created for a different setup ({'; '.join(diff)}); "

@@ -45,6 +45,7 @@ _POSITIVE = StrictInterval(Integral, 1, None, closed="left")
         "mode": [StrOptions(set(MODES))],
         "pool": [_POSITIVE],
         "lazy": ["boolean"],
+        "epicentres": [str, os.PathLike, None],
         "cv": [StrictInterval(Integral, 2, None, closed="left")],
         "scoring": [str, callable, None],
         "param_space": [Mapping, list, tuple, None],
@@ -71,6 +72,7 @@ def tune(
     mode: str = "bitemporal",
     pool: int = 1,
     lazy: bool = False,
+    epicentres=None,
     cv: int = 3,
     scoring: str | None = None,
     param_space=None,
@@ -125,6 +127,12 @@ def tune(
     lazy : bool
         Read the file as a :class:`skquake.datasets.LazyImages` view (deep nets; pixels are read
         per batch) instead of loading it into memory.
+    epicentres : path, optional
+        Epicentre models on a QuakeSet file: the epicentre table (CSV or Parquet, the columns
+        of :data:`skquake.datasets.EPICENTRE_TABLE_COLUMNS`) for a file without epicentre
+        attributes, as :func:`skquake.datasets.load_epicentre` reads it (``table=``). Recorded in
+        the study (by file name, like the data file): a study resumed with another table is
+        refused.
     cv : int
         ``GroupKFold`` splits by event.
     scoring : str or callable, optional
@@ -187,12 +195,15 @@ def tune(
         check_params(model, fixed, base)
     # The storage argument is read (in-memory SQLite refused, driver found) before the data.
     target = storage if isinstance(storage, BaseStorage) else storage_url(storage)
-    X, y, groups, data_path = load_data(data, task=spec.task, split=split, mode=mode, pool=pool, lazy=lazy)
+    X, y, groups, data_path = load_data(data, task=spec.task, split=split, mode=mode, pool=pool, lazy=lazy,
+                                         epicentres=epicentres)
     data_desc = data_path if data_path is not None else f"arrays{tuple(np.shape(X))}"
     source = f"split {split!r} of {data_path}" if data_path is not None else "the data"
     check_setup(model, estimator, space, enqueue, scorer, scoring, groups, int(cv), source)
     meta = study_meta(model, spec, data_desc, mode=mode, split=split, pool=pool, lazy=lazy, cv=cv,
                       scoring=scoring, params=params, space=space)
+    if epicentres is not None:
+        meta["epicentres"] = str(Path(os.fspath(epicentres)).expanduser().resolve())
     if study_name is None:
         stem = Path(data_path).stem if data_path else "arrays"
         study_name = f"{model}-{mode}-{stem}"

@@ -28,3 +28,67 @@ def test_tune_names_what_these_tasks_cannot_read(world, tmp_path):
     cache = make_cache(world, tmp_path / "cache")
     with pytest.raises(ValueError, match="decoded cache folder"):
         tune("epicentre-rf", cache, n_trials=1, storage=storage, cv=2)
+
+
+@pytest.fixture(scope="module")
+def without_attributes(world, tmp_path_factory):
+    """The world as the real file is: epicentres only in a table beside it."""
+    import shutil
+
+    import h5py
+
+    from skquake.datasets import EPICENTRE_TABLE_COLUMNS
+    from skquake.datasets.synthetic import write_epicentre_table
+
+    root = tmp_path_factory.mktemp("real")
+    table = write_epicentre_table(world, root / "epicentres.csv")
+    path = shutil.copy(world, root / "earthquakes.h5")
+    with h5py.File(path, "a") as f:
+        for event in f.values():
+            for name in ("epicentre_longitude", "epicentre_latitude", EPICENTRE_TABLE_COLUMNS[3]):
+                event.attrs.pop(name, None)
+    return path, table
+
+
+def test_tune_takes_an_epicentre_table(world, without_attributes, tmp_path):
+    path, table = without_attributes
+    storage = f"sqlite:///{tmp_path}/s.db"
+    with pytest.raises(ValueError, match="has no epicentre attribute.*pass table="):  # the file alone cannot serve
+        tune("epicentre-rf", path, n_trials=1, storage=storage, cv=2)
+    from_table = tune("epicentre-rf", path, epicentres=table, n_trials=1, storage=storage, cv=2, random_state=0,
+                      study_name="s")
+    from_attributes = tune("epicentre-rf", world, n_trials=1, storage=f"sqlite:///{tmp_path}/a.db", cv=2,
+                           random_state=0, study_name="s")
+    assert from_table.best_value == from_attributes.best_value  # the same targets, the same trial
+    assert from_table.user_attrs["skquake"]["epicentres"] == str(table)
+    # resuming the study with another table (by name) is refused; with the same one it resumes
+    other = tmp_path / "other.csv"
+    other.write_bytes(table.read_bytes())
+    with pytest.raises(ValueError, match="different setup.*epicentres"):
+        tune("epicentre-rf", path, epicentres=other, n_trials=2, storage=storage, cv=2, study_name="s")
+    assert len(tune("epicentre-rf", path, epicentres=table, n_trials=2, storage=storage, cv=2,
+                    study_name="s").trials) == 2
+
+
+def test_epicentre_table_only_where_it_is_read(world, without_attributes, tmp_path):
+    import numpy as np
+
+    _, table = without_attributes
+    storage = f"sqlite:///{tmp_path}/s.db"
+    with pytest.raises(ValueError, match="epicentre table of a QuakeSet file for epicentre models; this is a "
+                                         "magnitude model"):
+        tune("svr-rbf", world, epicentres=table, n_trials=1, storage=storage, cv=2)
+    X, y, groups = np.zeros((4, 2, 4, 4)), np.zeros((4, 4)), np.arange(4)
+    with pytest.raises(ValueError, match="y already holds the epicentre targets"):
+        tune("epicentre-rf", (X, y, groups), epicentres=table, n_trials=1, storage=storage, cv=2)
+
+
+def test_cli_epicentres_option(without_attributes, tmp_path, capsys):
+    from skquake.tuning import main
+
+    path, table = without_attributes
+    argv = ["epicentre-rf", "--data", str(path), "--n-trials", "1", "--cv", "2", "--quiet",
+            "--storage", f"sqlite:///{tmp_path}/s.db"]
+    assert main(argv + ["--epicentres", str(table)]) == 0
+    assert main(argv + ["--epicentres", str(tmp_path / "missing.csv")]) == 2
+    assert "epicentre table" in capsys.readouterr().err

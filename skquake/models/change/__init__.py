@@ -10,6 +10,7 @@ training pairs; :class:`TranslationChangeDetector` (deep, on
 :class:`~skquake.models.deep.QuakeNetBase`) learns to predict the second date from the first
 and flags where it fails. Importing this package registers them (``list_models(task="change")``).
 """
+from ..._lazy import lazy_attributes
 from . import _entries  # noqa: F401  (registers the change models)
 from ._base import ChangeDetectorMixin, combined_log_ratio, valid_pixels
 from ._classical import LogRatioChangeDetector, PCAKMeansChangeDetector
@@ -31,14 +32,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY_DEEP:
-        from . import _deep  # keeps torch out of ``import skquake.models.change`` (see _LAZY_DEEP)
-
-        value = globals()[name] = getattr(_deep, name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_DEEP))
+__getattr__, __dir__ = lazy_attributes(__name__, dict.fromkeys(_LAZY_DEEP, "._deep"))

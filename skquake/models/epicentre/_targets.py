@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...datasets import EPICENTRE_COLUMNS
+from ...datasets import EPICENTRE_COLUMNS, check_epicentre_array
 
 __all__ = ["EPICENTRE_COLUMNS", "check_epicentre_targets"]
 
@@ -46,38 +46,17 @@ def check_epicentre_targets(y, n_samples, owner):
     ValueError
         Naming the expected columns, the shape found, or the column and rows at fault.
     """
-    expected = f"(n_samples, 4) with the columns {EPICENTRE_COLUMNS}"
     if y is None:
-        raise ValueError(f"{owner} requires y to be passed, but the target y is None (y: {expected})")
-    try:
-        y = np.array(y, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: y must be a numeric array of shape {expected}") from None
-    if y.ndim != 2 or y.shape[1] != len(EPICENTRE_COLUMNS):
-        raise ValueError(f"{owner}: y must have shape {expected}, got shape {y.shape}")
+        raise ValueError(f"{owner} requires y to be passed, but the target y is None "
+                         f"(y: (n_samples, 4) with the columns {EPICENTRE_COLUMNS})")
+    y, contains = check_epicentre_array(y, f"{owner}: y", located=True)
     if len(y) != n_samples:
         raise ValueError(f"{owner}: X has {n_samples} samples but y has {len(y)}")
-    contains = y[:, 0]
-    bad = ~np.isin(contains, (0.0, 1.0))
-    if bad.any():
-        raise ValueError(
-            f"{owner}: y's column 0 ({EPICENTRE_COLUMNS[0]!r}) must be 0 or 1, got {contains[bad][:3].tolist()} "
-            f"at rows {np.flatnonzero(bad)[:3].tolist()}"
-        )
-    contains = contains == 1.0
     if not contains.any():
         raise ValueError(
             f"{owner}: no row of y has {EPICENTRE_COLUMNS[0]}=1: position and depth are learned from the "
             "patches that contain the epicentre, and there are none"
         )
-    for j in range(1, len(EPICENTRE_COLUMNS)):
-        missing = contains & ~np.isfinite(y[:, j])
-        if missing.any():
-            raise ValueError(
-                f"{owner}: y's column {j} ({EPICENTRE_COLUMNS[j]!r}) must be finite where "
-                f"{EPICENTRE_COLUMNS[0]}=1, got {y[missing, j][:3].tolist()} at rows "
-                f"{np.flatnonzero(missing)[:3].tolist()}"
-            )
     return y, contains
 
 
