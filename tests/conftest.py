@@ -49,6 +49,32 @@ def tiny_quakeset_factory(tmp_path_factory):
     return make
 
 
+@pytest.fixture(scope="session")
+def strip_file():
+    """``strip(src, dst, *, truth=True, coordinates=False) -> dst``: a copy of a synthetic file
+    without what the real earthquakes.h5 lacks (``truth``: the epicentre attributes and the change
+    masks), or without the events' coordinate datasets (``coordinates``)."""
+    import shutil
+
+    import h5py
+
+    def strip(src, dst, *, truth=True, coordinates=False):
+        shutil.copy(src, dst)
+        with h5py.File(dst, "r+") as f:
+            for event in f.values():
+                if coordinates:
+                    del event["x"], event["y"]
+                if truth:
+                    for name in ("epicentre_longitude", "epicentre_latitude", "depth_km"):
+                        del event.attrs[name]
+                    for patch in [g for k, g in event.items() if k.startswith("patch_")]:
+                        for name in [k for k in patch if k.startswith("mask_")]:
+                            del patch[name]
+        return dst
+
+    return strip
+
+
 def _check_tiny(path):
     import h5py
     import numpy as np

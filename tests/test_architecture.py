@@ -34,7 +34,7 @@ LAYERS = {
     "cli": 7,
     "__init__": 7,
 }
-SIBLING_IMPORTS = set()
+SIBLING_IMPORTS = {("inference", "benchmark")}
 
 #: Largest module, in lines (the issue asks for "about 600").
 MAX_LINES = 650
@@ -164,7 +164,7 @@ def test_torch_free_import_paths():
     import subprocess
     import sys
 
-    code = ("import sys, skquake, skquake.datasets, skquake.preprocessing, skquake.metrics, "
-            "skquake.models, skquake.utils; print('torch' in sys.modules)")
+    code = ("import sys, skquake, skquake.datasets, skquake.preprocessing, skquake.metrics, skquake.models, "
+            "skquake.models.change, skquake.models.epicentre, skquake.utils; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr

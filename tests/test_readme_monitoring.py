@@ -35,3 +35,5 @@ def test_readme_monitoring_commands_run_twice(tmp_path):
     assert (tmp_path / "maps" / "probability.tif").exists() and (tmp_path / "det.onnx").exists()
     header = (tmp_path / "magnitudes.csv").read_text().splitlines()[0].split(",")
     assert {"magnitude", "lower", "upper"} <= set(header)
+    assert (tmp_path / "maps" / "change" / "change_mask.tif").exists()
+    assert (tmp_path / "maps" / "epicentre" / "epicentre.json").exists()

@@ -10,7 +10,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..datasets import open_quakeset
-from ..metrics import get_metric
+from ..metrics import compute_metrics, metric_probabilities
 from ..models import get_model_spec
 from ..uncertainty import ConformalRegressor
 from ._host import load_avg, now, peak_rss_mb, reset_peak_rss
@@ -18,7 +18,7 @@ from ._profiles import Profile
 from ._examples import save_examples
 from ._tasks import TASKS, BenchTask
 
-__all__ = ["INTERVAL_METRICS", "count_fitted_values", "data_key", "load_splits", "needs_proba", "run_row", "score"]
+__all__ = ["INTERVAL_METRICS", "count_fitted_values", "data_key", "load_splits", "run_row"]
 
 _SPLITS = ("train", "val", "test")
 #: The metrics of the intervals, reported for magnitude tasks when the profile sets ``interval``.
@@ -59,28 +59,10 @@ def _fit_target(task: BenchTask, X, y):
 
 
 # --------------------------------------------------------------------------- scores
-def needs_proba(names: Sequence[str]) -> bool:
-    """Whether any of these registered metrics reads ``predict_proba``."""
-    return any(get_metric(name).needs_proba for name in names)
-
-
-def _probabilities(estimator, X, names: Sequence[str]):
-    """``(proba, classes)`` of a fitted classifier when a metric needs them, else ``(None, None)``."""
-    if not needs_proba(names) or not hasattr(estimator, "predict_proba"):
-        return None, None
-    return np.asarray(estimator.predict_proba(X)), np.asarray(estimator.classes_)
-
-
-def score(names: Sequence[str], y_true, y_pred, proba=None, classes=None) -> dict:
-    """Metric name -> value from predictions already made; losses reported as losses. A
-    probability metric of a model without ``proba`` is NaN."""
-    return {name: get_metric(name).compute(y_true, y_pred, proba, classes) for name in names}
-
-
 def _interval_scores(conformal, X, y) -> dict:
     """Coverage and mean width of ``conformal``'s intervals on ``(X, y)``."""
     intervals = conformal.predict_interval(X)
-    return {name: get_metric(name).compute(y, y_interval=intervals) for name in INTERVAL_METRICS}
+    return compute_metrics(INTERVAL_METRICS, y, y_interval=intervals)
 
 
 # --------------------------------------------------------------------------- the model
@@ -236,7 +218,8 @@ def run_row(job: Mapping[str, Any]) -> dict:
 
         stage = "validation"
         X_val, y_val = data["val"]
-        val_scores = score(task.metrics, y_val, estimator.predict(X_val), *_probabilities(estimator, X_val, task.metrics))
+        val_scores = compute_metrics(task.metrics, y_val, estimator.predict(X_val),
+                                     *metric_probabilities(estimator, X_val, task.metrics))
         if conformal is not None:
             val_scores.update(_interval_scores(conformal, X_val, y_val))
         row.update({f"val_{k}": v for k, v in val_scores.items()})
@@ -253,7 +236,8 @@ def run_row(job: Mapping[str, Any]) -> dict:
             throughput_sps=n_test / predict_s if predict_s > 0 else None,
         )
         # Probabilities outside the timed predict: inference time is that of predict alone.
-        test_scores = score(task.metrics, y_test, y_pred, *_probabilities(estimator, X_test, task.metrics))
+        test_scores = compute_metrics(task.metrics, y_test, y_pred,
+                                      *metric_probabilities(estimator, X_test, task.metrics))
         if conformal is not None:
             test_scores.update(_interval_scores(conformal, X_test, y_test))
         row.update({f"test_{k}": v for k, v in test_scores.items()})

@@ -31,7 +31,14 @@ from ._quakeset import MODES, SPLITS, QuakeSet, QuakeSetFormatError
 from ._source import check_hdf5_source, check_quakeset_source, load_quakeset, open_quakeset, quakeset_argument
 from .synthetic import make_damage_dataset, make_quakeset
 from ._change import CHANGE_MASKS, load_change, read_change_masks
-from ._epicentre import EPICENTRE_COLUMNS, check_epicentre_array, epicentre_targets, load_epicentre, read_epicentres
+from ._epicentre import (
+    EPICENTRE_COLUMNS,
+    check_epicentre_array,
+    epicentre_targets,
+    load_epicentre,
+    read_epicentres,
+    read_patch_centres,
+)
 from ._epicentre import TABLE_COLUMNS as EPICENTRE_TABLE_COLUMNS
 
 # LazyImages is skorch's SliceDataset, and skorch imports torch: the views are imported on
@@ -75,6 +82,7 @@ __all__ = [
     "read_damage_layout",
     "read_change_masks",
     "read_epicentres",
+    "read_patch_centres",
     "split_layout",
     "to_layout",
 ]

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import StrictInterval, check_input_file, import_optional, validate_params
-from ._footprint import EPICENTRE_ATTRS, epicentre_on_patch, patch_coordinates
+from ._footprint import EPICENTRE_ATTRS, epicentre_on_patch, footprint_centre, patch_coordinates
 from ._quakeset import _PARAMETER_CONSTRAINTS, QuakeSet, QuakeSetFormatError
 from ._hdf5 import open_index
 from ._source import check_hdf5_source, load_quakeset
 
 __all__ = ["EPICENTRE_COLUMNS", "TABLE_COLUMNS", "check_epicentre_array", "epicentre_targets", "load_epicentre",
-           "read_epicentres"]
+           "read_epicentres", "read_patch_centres"]
 
 #: The columns of ``y`` of :func:`load_epicentre`.
 EPICENTRE_COLUMNS = ("contains", "east_km", "north_km", "depth_km")
@@ -341,3 +341,48 @@ def load_epicentre(path, split="train", mode="bitemporal", pool=1, table=None, f
         y = epicentre_targets(ds, table=table, columns=columns)
     X, _, groups = load_quakeset(path, split=split, mode=mode, pool=pool, fill_value=fill_value)
     return X, y, groups
+
+
+def read_patch_centres(ds) -> dict:
+    """The footprint centres of the samples of a QuakeSet: where their epicentre offsets start.
+
+    ``east_km`` / ``north_km`` (:func:`load_epicentre`, the epicentre models' predictions) are
+    offsets from the centre of the sample's patch footprint; this gives those centres, so that
+    a predicted offset becomes a longitude and latitude (:func:`skquake.utils.offset_lonlat`).
+
+    Parameters
+    ----------
+    ds : QuakeSet
+        An open QuakeSet (its ``path``, ``groups``, ``patches`` and ``image_shape``).
+
+    Returns
+    -------
+    dict
+        ``{(event_id, patch): (longitude, latitude)}`` for the samples' patches; an event
+        without ``x`` / ``y`` datasets is left out.
+
+    Raises
+    ------
+    QuakeSetFormatError
+        An event's coordinates do not fit the footprint assumption (docs/data.md), naming the
+        event and the shapes found.
+
+    Examples
+    --------
+    >>> from skquake.datasets import QuakeSet, make_quakeset
+    >>> path = make_quakeset(getfixture("tmp_path") / "q.h5", n_events=2, patch_size=8)
+    >>> with QuakeSet(path, split="all") as ds:
+    ...     centres = read_patch_centres(ds)
+    >>> len(centres) == len(set(zip(ds.groups.tolist(), ds.patches.tolist())))
+    True
+    """
+    out = {}
+    with open_index(ds.path, what="QuakeSet file", error=QuakeSetFormatError) as (f, layout, _):
+        for event in dict.fromkeys(ds.groups.tolist()):
+            group = f[event]
+            if "x" not in group or "y" not in group:
+                continue
+            patches = sorted(set(ds.patches[ds.groups == event].tolist()))
+            coordinates = patch_coordinates(layout, group, patches, ds.image_shape[1:])
+            out.update({(event, patch): footprint_centre(x, y) for patch, (x, y) in coordinates.items()})
+    return out

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..utils import lonlat_offset
 
-__all__ = ["EPICENTRE_ATTRS", "epicentre_on_patch", "patch_coordinates"]
+__all__ = ["EPICENTRE_ATTRS", "epicentre_on_patch", "footprint_centre", "patch_coordinates"]
 
 #: Event attributes that hold the epicentre: longitude and latitude in degrees (EPSG:4326) and
 #: the hypocentre depth in km (positive down).
@@ -118,6 +118,15 @@ def _fractional_index(values, target):
     return float(np.interp(target, values, np.arange(n)))
 
 
+def footprint_centre(x, y):
+    """``(longitude, latitude)`` of the centre of a patch footprint: the middle of its pixel-centre
+    grid (longitudes unwrapped across the antimeridian), where the epicentre offsets
+    ``east_km`` / ``north_km`` are measured from."""
+    xs = _unwrap(np.asarray(x, dtype=np.float64))
+    centre_lon = _wrap(np.interp((len(x) - 1) / 2, np.arange(len(x)), xs))
+    return float(centre_lon), float(np.interp((len(y) - 1) / 2, np.arange(len(y)), y))
+
+
 def epicentre_on_patch(x, y, longitude, latitude):
     """``(contains, east_km, north_km, column, row)`` of an epicentre on a patch's grid.
 
@@ -130,7 +139,6 @@ def epicentre_on_patch(x, y, longitude, latitude):
     column = _fractional_index(xs, xs[0] + _wrap(longitude - xs[0]))
     row = _fractional_index(y, latitude)
     contains = -0.5 <= column < len(x) - 0.5 and -0.5 <= row < len(y) - 0.5
-    centre_lon = _wrap(np.interp((len(x) - 1) / 2, np.arange(len(x)), xs))
-    centre_lat = np.interp((len(y) - 1) / 2, np.arange(len(y)), y)
+    centre_lon, centre_lat = footprint_centre(x, y)
     east, north = lonlat_offset(centre_lon, centre_lat, longitude, latitude)
     return bool(contains), float(east), float(north), column, row

@@ -44,6 +44,9 @@ def _fit_parser() -> CommandParser:
     p.add_argument("--interval", type=_LEVEL, default=None, metavar="LEVEL",
                    help="magnitude tasks: split-conformal prediction intervals of this confidence level, e.g. "
                         "0.9, calibrated on 25%% of the training events (the uncertainty extra)")
+    p.add_argument("--epicentres", type=input_file("epicentre table"), default=None, metavar="TABLE",
+                   help="epicentre tasks: CSV or Parquet table (event_id, longitude, latitude, depth_km) of the "
+                        "epicentres of a file without epicentre attributes (the real one; docs/epicentre.md)")
     p.add_argument("--json", action="store_true", help="print the saved manifest as JSON")
     return p
 
@@ -67,6 +70,9 @@ def _predict_parser() -> CommandParser:
     files = p.add_argument_group("QuakeSet file options")
     files.add_argument("--split", default="test", choices=[s for s in SPLITS if s != "validation"],
                        help="the samples to predict (default test)")
+    files.add_argument("--masks", default=None, metavar="OUT.h5",
+                       help="change models: also write the predicted masks (uint8, n x H x W at the model's input "
+                            "resolution) and the index columns to this HDF5 file (new, unless --overwrite)")
     p.add_argument("--batch-size", dest="batch_size", type=_POSITIVE, default=64,
                    help="samples (tiles) read and predicted at a time (default 64)")
     scenes = p.add_argument_group("scene options")
@@ -76,8 +82,10 @@ def _predict_parser() -> CommandParser:
     scenes.add_argument("--units", choices=["auto", "linear", "db"], default="auto",
                         help="sigma0 of the scenes: linear, dB or auto (detected; default)")
     scenes.add_argument("--threshold", type=float, default=0.5,
-                        help="tiles at or above it go to tiles.csv / tiles.geojson (a probability for "
-                             "detection models, a magnitude for magnitude models; default 0.5)")
+                        help="tiles at or above it are listed (tiles.csv / .geojson, epicentres.csv / .geojson): "
+                             "a probability for detection models, a magnitude for magnitude models, a changed "
+                             "fraction for change models, a containment probability for epicentre models; "
+                             "default 0.5")
     scenes.add_argument("--max-nodata", dest="max_nodata", type=_FRACTION, default=0.5,
                         help="tiles with a larger no-data fraction are skipped (default 0.5)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing CSV file or maps already in --out")
@@ -91,7 +99,8 @@ def fit_main(argv=None) -> int:
     -------
     int
         0 on success, 2 for a usage error (an unknown model or parameter, a model of another
-        task, a missing data file, an existing ``--out``), 1 when the run failed.
+        task, a missing data file, an existing ``--out``, an epicentre task on a file without
+        epicentres and no ``--epicentres``), 1 when the run failed.
     """
     return _fit_parser().run(_fit, argv)
 
@@ -100,7 +109,7 @@ def _fit(args) -> int:
     out = args.out if args.overwrite else _checked_option(new_file, args.out, "--out")
     manifest = fit_model(args.model, args.data, out, task=args.task, params=dict(args.params),
                          train_on=args.train_on, pool=args.pool, seed=args.seed, interval=args.interval,
-                         overwrite=args.overwrite)
+                         epicentres=args.epicentres, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(manifest, indent=2))
         return 0
@@ -134,10 +143,15 @@ def _predict(args) -> int:
         if args.pre is not None:
             raise ValueError("--pre goes with --post (GeoTIFF scenes), not with --data")
         out = args.out if args.overwrite else _checked_option(new_file, args.out, "--out")
-        n = predict_file(args.model, args.data, out, split=args.split, batch_size=args.batch_size,
+        masks = args.masks
+        if masks is not None and not args.overwrite:
+            masks = _checked_option(new_file, masks, "--masks")
+        n = predict_file(args.model, args.data, out, split=args.split, batch_size=args.batch_size, masks=masks,
                          overwrite=args.overwrite)
-        print(f"{n} predictions written to {out}")
+        print(f"{n} predictions written to {out}" + (f", their masks to {masks}" if masks is not None else ""))
         return 0
+    if args.masks is not None:
+        raise ValueError("--masks goes with --data (a QuakeSet file), not with --post")
     out = _checked_option(output_folder, args.out, "--out")
     estimator, manifest = load_model(args.model, return_manifest=True)
     mode = manifest["input"]["mode"]
@@ -147,9 +161,20 @@ def _predict(args) -> int:
                           pool=int(manifest["input"]["pool"]), tile_size=args.tile_size, overlap=args.overlap,
                           units=args.units, threshold=args.threshold, batch_size=args.batch_size,
                           max_nodata=args.max_nodata, overwrite=args.overwrite)
-    for name, path in paths.items():
-        print(f"{name}: {path}")
+    for name, value in paths.items():
+        print(f"{name}: {_epicentre_line(value, args.threshold) if name == 'epicentre' else value}")
     return 0
+
+
+def _epicentre_line(estimate, threshold) -> str:
+    """The scene's epicentre estimate (``predict_scene``'s ``"epicentre"``) in one line."""
+    if estimate is None:
+        return f"none (no tile reached --threshold {threshold:g})"
+    # degrees to ~0.1 m, projected coordinates (metres, feet) to a tenth of their unit
+    x, y = (f"{v:.6f}" if abs(v) <= 360 else f"{v:.1f}" for v in (estimate["x"], estimate["y"]))
+    return (f"x={x}, y={y} ({estimate['crs']}), depth {estimate['depth_km']:.3g} km, "
+            f"from {estimate['n_tiles']} tile(s) around the most probable one (containment "
+            f"{estimate['containment']:.3g})")
 
 
 def _checked_option(check, value, flag):

@@ -1,28 +1,42 @@
 """``fit_model``: train a registered model on a QuakeSet file, score it on the test split, save it."""
 from __future__ import annotations
 
-import os
 import math
+import os
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 
-from ..datasets import load_quakeset
-from ..metrics import get_metric, list_metrics
+from ..benchmark import TASKS
+from ..datasets import MODES, open_quakeset
+from ..metrics import compute_metrics, metric_probabilities
 from ..models import create_model, get_model_spec, read_manifest, save_model
 from ..uncertainty import ConformalRegressor
 from ..utils import Interval, StrictInterval, StrOptions, validate_params
 
 __all__ = ["QUAKESET_TASKS", "fit_model", "split_half_width"]
 
-#: The QuakeSet tasks a model file can be trained for: name -> (registry task, input mode, target).
-#: The same names as the benchmark's tasks (``skquake benchmark --tasks``).
-QUAKESET_TASKS = {
-    f"{task}-{mode}": (task, mode, target)
-    for task, target in (("detection", "label"), ("magnitude", "magnitude"))
-    for mode in ("bitemporal", "single")
-}
+# What ``y`` holds, where it is not named after the registry task.
+_TARGETS = {"detection": "label", "change": "masks"}
+
+
+def _quakeset_tasks() -> dict:
+    """The benchmark's tasks that read a QuakeSet file (``--data``), named ``<kind>-<mode>``."""
+    out = {}
+    for name, task in TASKS.items():
+        mode = name.rsplit("-", 1)[-1]
+        # damage reads another file (--damage-data); a task without an input mode in its name
+        # cannot say how predict_file should read the images
+        if task.data_option == "data" and mode in MODES:
+            out[name] = (task.registry_task, mode, _TARGETS.get(task.registry_task, task.registry_task))
+    return out
+
+
+#: The QuakeSet tasks a model file can be trained for: name -> (registry task, input mode, target),
+#: taken from the benchmark's task registry (:data:`skquake.benchmark.TASKS`) when this module is
+#: imported: the same names, data and metrics as ``skquake benchmark --tasks``.
+QUAKESET_TASKS = _quakeset_tasks()
 #: ``train_on`` -> the splits read for training.
 TRAIN_SPLITS = {"train": ("train",), "train+val": ("train", "val")}
 #: The fraction of the training events ``interval=`` sets aside to calibrate the intervals.
@@ -36,11 +50,23 @@ def _seeded(estimator, seed, params):
     return {k: int(seed) for k in names if k not in params}
 
 
-def _load(path, splits, *, mode, target, pool, groups=False):
-    """``(X, y)`` of ``splits`` concatenated, and the event ids when ``groups``."""
-    parts = [load_quakeset(path, split=s, mode=mode, target=target, pool=pool) for s in splits]
-    out = tuple(p[0] if len(parts) == 1 else np.concatenate(p) for p in zip(*parts))
-    return out if groups else out[:2]
+def _load(task, path, splits, *, pool, options):
+    """``(X, y)`` of ``splits`` concatenated, read by the benchmark task's loader; ``y`` is None
+    when a split has no truth (change masks of the real file)."""
+    parts = [task.load(path, s, pool=pool, lazy=False, **options) for s in splits]
+    X = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+    ys = [p[1] for p in parts]
+    y = None if any(v is None for v in ys) else ys[0] if len(ys) == 1 else np.concatenate(ys)
+    return X, y
+
+
+def _groups(path, splits):
+    """The event id of every sample of ``splits``, in the loaders' order."""
+    out = []
+    for split in splits:
+        with open_quakeset(path, split=split) as ds:  # an HDF5 file or a cache folder
+            out.append(np.asarray(ds.groups))
+    return np.concatenate(out)
 
 
 def split_half_width(conformal, X, y) -> float:
@@ -70,22 +96,37 @@ def split_half_width(conformal, X, y) -> float:
     return float(np.nanquantile(scores, level, method="lower"))
 
 
-def _test_metrics(estimator, path, *, registry_task, mode, target, pool, half_width=None) -> dict:
-    """The task's registered metrics on the file's test split (empty when it has no sample);
-    with ``half_width``, also the coverage and mean width of the intervals ``prediction -/+ it``."""
-    X, y = _load(path, ("test",), mode=mode, target=target, pool=pool)
-    if len(y) == 0:
+def _test_metrics(estimator, task, path, *, pool, options, half_width=None) -> dict:
+    """The benchmark task's metrics on the file's test split, computed as the benchmark does
+    (empty when it has no sample; NaN where a metric needs a truth the file lacks); with
+    ``half_width``, also the coverage and mean width of the intervals ``prediction -/+ it``."""
+    X, y = _load(task, path, ("test",), pool=pool, options=options)
+    if len(X) == 0:
         return {}
     y_pred = estimator.predict(X)
-    proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
-    classes = getattr(estimator, "classes_", None)
-    metrics = {name: get_metric(name).compute(y, y_pred=y_pred, y_proba=proba, classes=classes)
-               for name in list_metrics(task=registry_task)}
+    metrics = compute_metrics(task.metrics, y, y_pred, *metric_probabilities(estimator, X, task.metrics))
     if half_width is not None:
         intervals = np.column_stack([y_pred - half_width, y_pred + half_width])
-        metrics.update({name: get_metric(name).compute(y, y_interval=intervals)
-                        for name in ("coverage", "interval_width")})
+        metrics.update(compute_metrics(("coverage", "interval_width"), y, y_interval=intervals))
     return metrics
+
+
+def _task_options(task, data, **given) -> dict:
+    """The keyword options of ``task``'s loader (``{"epicentres": table}``), checked: an option the
+    task does not take is refused, and so is a file the task cannot run on (its ``check`` note)."""
+    for name, value in given.items():
+        if value is not None and name not in task.options:
+            takers = sorted(t for t in QUAKESET_TASKS if name in TASKS[t].options)
+            raise ValueError(f"{name}={str(value)!r} is read by the tasks {', '.join(takers)}; task {task.name!r} "
+                             f"takes no {name} (leave it out)")
+    options = {name: given.get(name) for name in task.options}
+    note = task.check(Path(data), options) if task.check is not None else None
+    if note is not None:
+        # A note that asks for a runner option (--epicentres TABLE) asks for our keyword of that name
+        hints = [f"{name}=TABLE" for name in task.options if options[name] is None and f"--{name}" in note]
+        raise ValueError(f"task {task.name!r} cannot be trained on {data}: {note}"
+                         + (f"; pass {', '.join(hints)}" if hints else ""))
+    return options
 
 
 def _fit_interval(estimator, X, y, groups, *, level, seed):
@@ -119,12 +160,13 @@ def _fit_interval(estimator, X, y, groups, *, level, seed):
         "pool": [StrictInterval(Integral, 1, None, closed="left")],
         "seed": [Integral, None],
         "interval": [Interval(Real, 0, 1, closed="neither"), None],
+        "epicentres": [str, os.PathLike, None],
         "overwrite": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 def fit_model(model, data, out, *, task, params=None, train_on="train", pool=1, seed=None,
-              interval=None, overwrite=False) -> dict:
+              interval=None, epicentres=None, overwrite=False) -> dict:
     """Train ``model`` on a QuakeSet file's training split, score it on its test split, save it.
 
     Parameters
@@ -136,8 +178,15 @@ def fit_model(model, data, out, *, task, params=None, train_on="train", pool=1, 
     out : path-like
         The model file to write (``.skq``, see :func:`skquake.models.save_model`); an existing
         one is replaced only with ``overwrite=True`` (checked before training).
-    task : {"detection-bitemporal", "magnitude-bitemporal", "detection-single", "magnitude-single"}
-        What to predict, from which input (the benchmark's task names).
+    task : str
+        What to predict, from which input: a QuakeSet task of the benchmark
+        (:data:`QUAKESET_TASKS`: ``"detection-bitemporal"``, ``"magnitude-bitemporal"``,
+        ``"detection-single"``, ``"magnitude-single"``, ``"change-bitemporal"``,
+        ``"epicentre-bitemporal"``, ``"epicentre-single"``), read and scored as
+        ``skquake benchmark`` reads and scores it. ``change-bitemporal`` is unsupervised: the
+        model is fitted on the images alone (``fit(X)``), the change masks, where the file has
+        them, only score it. The building-damage task reads another file: its models are
+        trained from Python or by the benchmark.
     params : dict, optional
         Overrides for the model's factory (``{"max_epochs": 3}``).
     train_on : {"train", "train+val"}, default="train"
@@ -153,15 +202,31 @@ def fit_model(model, data, out, *, task, params=None, train_on="train", pool=1, 
         half-width calibrated on the other 25% (``seed`` draws them); the manifest's
         ``interval`` records it, its ``metrics`` the test ``coverage`` and ``interval_width``,
         and :func:`predict_file` writes ``lower`` and ``upper``.
+    epicentres : path-like, optional
+        Epicentre tasks: a CSV or Parquet table (``event_id``, ``longitude``, ``latitude``,
+        ``depth_km``; :func:`skquake.datasets.read_epicentres`) of the epicentres of a file
+        without epicentre attributes (the real one). Refused for the other tasks.
     overwrite : bool, default=False
         Replace an existing ``out`` (all or nothing: the new file is renamed into place).
 
     Returns
     -------
     dict
-        The manifest of the written file (its ``metrics`` are the test metrics).
+        The manifest of the written file (its ``metrics`` are the test metrics; ``null`` where
+        a metric is undefined, e.g. the change metrics that need masks on a file without).
+
+    Examples
+    --------
+    >>> from skquake.datasets import make_quakeset
+    >>> from skquake.inference import fit_model
+    >>> tmp = getfixture("tmp_path")
+    >>> path = make_quakeset(tmp / "q.h5", n_events=8, patch_size=16)
+    >>> manifest = fit_model("change-logratio-otsu", path, tmp / "c.skq", task="change-bitemporal")
+    >>> manifest["task"], 0 < manifest["metrics"]["changed_fraction"] < 1
+    ('change-bitemporal', True)
     """
-    registry_task, mode, target = QUAKESET_TASKS[task]
+    bench = TASKS[task]
+    registry_task, mode, _ = QUAKESET_TASKS[task]
     spec = get_model_spec(model)
     if spec.task != registry_task:
         raise ValueError(f"model {model!r} is a {spec.task} model; task {task!r} takes {registry_task} models "
@@ -169,22 +234,30 @@ def fit_model(model, data, out, *, task, params=None, train_on="train", pool=1, 
     if interval is not None and registry_task != "magnitude":
         raise ValueError(f"interval={interval} gives magnitude intervals; task {task!r} is a {registry_task} task "
                          "(pass it with a magnitude-* task)")
+    options = _task_options(bench, data, epicentres=epicentres)
     if Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass overwrite=True to replace it")
     params = dict(params or {})
     if seed is not None:
         params.update(_seeded(create_model(model, **params), seed, params))
     estimator = create_model(model, **params)
-    X, y, groups = _load(data, TRAIN_SPLITS[train_on], mode=mode, target=target, pool=pool, groups=True)
+    splits = TRAIN_SPLITS[train_on]
+    X, y = _load(bench, data, splits, pool=pool, options=options)
     record = None
-    if interval is None:
+    if bench.unsupervised:  # change detection: training sees no masks
+        estimator.fit(X)
+    elif interval is None:
         estimator.fit(X, y)
     else:
+        groups = _groups(data, splits)
+        if len(groups) != len(y):  # a loader that does not read one sample per QuakeSet sample
+            raise ValueError(f"interval={interval} needs the event id of every training sample; {data} has "
+                             f"{len(groups)} samples in {'+'.join(splits)}, task {task!r} loaded {len(y)}")
         estimator, record = _fit_interval(estimator, X, y, groups, level=interval, seed=seed)
-    del X
-    metrics = _test_metrics(estimator, data, registry_task=registry_task, mode=mode, target=target, pool=pool,
+    del X, y
+    metrics = _test_metrics(estimator, bench, data, pool=pool, options=options,
                             half_width=None if record is None else record["half_width"])
     save_model(estimator, out, model=model, task=task, params=params, data=data,
                splits=TRAIN_SPLITS[train_on], mode=mode, pool=pool, metrics=metrics, interval=record,
-               overwrite=overwrite)
+               epicentres=options.get("epicentres"), overwrite=overwrite)
     return read_manifest(out)

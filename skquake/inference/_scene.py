@@ -2,14 +2,23 @@
 
 :func:`predict_scene` reads two co-registered GeoTIFFs (or open rasterio datasets) strip by
 strip, cuts each strip into tiles of the model's input size with overlap, predicts the tiles in
-batches and writes, window by window, georeferenced outputs in the scene's CRS:
+batches and writes, window by window, georeferenced outputs in the scene's CRS. What it writes
+depends on the model's kind (:func:`_output_kind`, the one place that decides):
 
-* ``probability.tif`` (a classifier: probability of the positive class) or ``magnitude.tif``
-  (a regressor), one pixel per tile step, float32, NaN where a tile was skipped;
-* ``tiles.csv`` and ``tiles.geojson``: the tiles whose value is at least ``threshold``, with
-  their polygon in the scene's CRS;
-* ``change_mask.tif`` where a ``change_model`` is given: a full-resolution uint8 mask
-  (1 changed, 0 unchanged, 255 no-data), overlapping tiles merged with centre weights.
+* a classifier (detection): ``probability.tif``, the probability of the positive class, one
+  pixel per tile step, float32, NaN where a tile was skipped; ``tiles.csv`` and
+  ``tiles.geojson``: the tiles whose value is at least ``threshold``, with their polygon;
+* a regressor (magnitude): ``magnitude.tif``, ``tiles.csv``, ``tiles.geojson`` alike;
+* a change detector (:class:`~skquake.models.change.ChangeDetectorMixin`): ``change_mask.tif``,
+  its masks merged at full resolution, and ``change_fraction.tif``, the changed fraction of
+  each tile, with the tiles of a changed fraction of at least ``threshold`` listed;
+* an epicentre model (``skquake.models.epicentre``): ``containment.tif``, the probability that
+  a tile contains the epicentre; ``epicentres.csv`` / ``epicentres.geojson``: each listed
+  tile's predicted epicentre as a point in the scene's CRS, with its depth; ``epicentre.json``:
+  the scene's one estimate (see :func:`predict_scene`);
+* ``change_mask.tif`` besides the other outputs where a ``change_model`` is given:
+  a full-resolution uint8 mask (1 changed, 0 unchanged, 255 no-data), overlapping tiles
+  merged with centre weights.
 
 :func:`predict_scene_arrays` does the same on arrays in memory and returns arrays.
 
@@ -23,10 +32,7 @@ filled with 0.0, QuakeSet's ``fill_value``, before pooling.
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import os
-import sys
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -34,19 +40,35 @@ import numpy as np
 from sklearn.base import is_classifier, is_regressor
 from sklearn.utils.validation import check_is_fitted
 
+from ..models.change import ChangeDetectorMixin
+from ..models.epicentre import EpicentreMixin
 from ..utils import (
     HasMethods,
     Interval,
     StrictInterval,
     StrOptions,
-    atomic_output,
     average_pool,
     check_input_file,
     fill_nan,
     import_optional,
     validate_params,
 )
-from ._scene_grid import ArrayScene, ChangeMerger, RasterScene, TileGrid, detect_units, grid_description
+from ._scene_grid import (
+    ArrayScene,
+    ChangeMerger,
+    RasterScene,
+    TileGrid,
+    detect_units,
+    grid_description,
+)
+from ._scene_outputs import (
+    MAP_KEYS,
+    OUTPUT_FILES,
+    ArraySink,
+    EpicentrePlacer,
+    FileSink,
+    output_keys,
+)
 
 __all__ = ["FILL_VALUE", "OUTPUT_FILES", "predict_scene", "predict_scene_arrays"]
 
@@ -54,11 +76,8 @@ __all__ = ["FILL_VALUE", "OUTPUT_FILES", "predict_scene", "predict_scene_arrays"
 FILL_VALUE = 0.0
 #: Channels of a tile per mode, in the QuakeSet order.
 MODE_CHANNELS = {"bitemporal": ("t0_VV", "t0_VH", "t1_VV", "t1_VH"), "single": ("VV", "VH")}
-#: Output key -> file name in ``out_dir``.
-OUTPUT_FILES = {"probability": "probability.tif", "magnitude": "magnitude.tif",
-                "change_mask": "change_mask.tif", "csv": "tiles.csv", "geojson": "tiles.geojson"}
-CHANGE_NODATA = 255
-CSV_COLUMNS = ("tile_row", "tile_col", "row_off", "col_off", "size", "value", "centre_x", "centre_y")
+#: Values per tile: the map's value first (an epicentre model's then east, north, depth).
+_WIDTHS = {"probability": 1, "magnitude": 1, "change": 1, "epicentre": 4}
 
 _PARAMETERS = {
     "estimator": [HasMethods(["predict"])],
@@ -75,6 +94,14 @@ _PARAMETERS = {
 
 
 # ----------------------------------------------------------------------------- the model
+def _check_channels(name, n_channels, mode):
+    channels = MODE_CHANNELS[mode]
+    if n_channels != len(channels):
+        other = next(m for m, c in MODE_CHANNELS.items() if len(c) == n_channels) if n_channels in (2, 4) else None
+        raise ValueError(f"{name} takes {n_channels} channels, but mode={mode!r} makes {len(channels)} "
+                         f"({', '.join(channels)})" + (f"; pass mode={other!r}" if other else ""))
+
+
 def _model_input(estimator, mode, tile_size, pool):
     """``(tile edge in scene pixels, model input shape (C, H, W))``, checked against ``mode``."""
     check_is_fitted(estimator)
@@ -84,6 +111,12 @@ def _model_input(estimator, mode, tile_size, pool):
         shape = getattr(estimator.steps[0][1], "input_shape_", None)
     channels = MODE_CHANNELS[mode]
     if shape is None:
+        pairs = getattr(estimator, "pair_shape_", None)
+        if pairs is not None:
+            # A change detector that works pixel by pixel (the classical ones, the novelty one):
+            # any tile size, by default the size of its training pairs.
+            _check_channels(name, int(pairs[0]), mode)
+            tile_size = int(pairs[1]) * pool if tile_size is None else tile_size
         if tile_size is None:
             raise ValueError(f"{name} does not say its input size (no input_shape_); pass tile_size=")
         if tile_size % pool:
@@ -93,10 +126,7 @@ def _model_input(estimator, mode, tile_size, pool):
     if len(shape) != 3 or shape[1] != shape[2] or shape[1] < 2:
         raise ValueError(f"{name} was fitted on input of shape {shape}; scene prediction needs a model "
                          "fitted on square images (C, H, H)")
-    if shape[0] != len(channels):
-        other = next(m for m, c in MODE_CHANNELS.items() if len(c) == shape[0]) if shape[0] in (2, 4) else None
-        raise ValueError(f"{name} takes {shape[0]} channels, but mode={mode!r} makes {len(channels)} "
-                         f"({', '.join(channels)})" + (f"; pass mode={other!r}" if other else ""))
+    _check_channels(name, shape[0], mode)
     tile = shape[1] * pool
     if tile_size is not None and tile_size != tile:
         raise ValueError(f"tile_size={tile_size} does not match {name}'s input: {shape[1]} x {shape[2]} "
@@ -104,8 +134,19 @@ def _model_input(estimator, mode, tile_size, pool):
     return tile, shape
 
 
+def _is_epicentre_model(estimator):
+    """An epicentre estimator, or a pipeline that ends with one."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    return isinstance(final, EpicentreMixin)
+
+
 def _output_kind(estimator):
+    """What the model's tiles give, and so which outputs: the one dispatch point of the scene path."""
     name = type(estimator).__name__
+    if isinstance(estimator, ChangeDetectorMixin):
+        return "change"
+    if _is_epicentre_model(estimator):
+        return "epicentre"
     if is_classifier(estimator):
         if not hasattr(estimator, "predict_proba"):
             raise ValueError(f"{name} is a classifier without predict_proba (an SVC needs probability=True); "
@@ -113,19 +154,41 @@ def _output_kind(estimator):
         return "probability"
     if is_regressor(estimator):
         return "magnitude"
-    raise ValueError(f"{name} is neither a classifier (detection) nor a regressor (magnitude)")
+    raise ValueError(f"{name} is neither a classifier (detection), a regressor (magnitude), a change detector "
+                     "(skquake.models.change) nor an epicentre model (skquake.models.epicentre)")
 
 
-def _tile_values(estimator, kind, X):
+def _positive_proba(estimator, X):
+    """The probability of class 1 (else of the last of ``classes_``)."""
+    classes = list(getattr(estimator, "classes_", []))
+    positive = classes.index(1) if 1 in classes else -1
+    return np.asarray(estimator.predict_proba(X))[:, positive]
+
+
+def _tile_values(estimator, kind, X, masks):
+    """``(n, k)`` float64 per tile: the map's value first; ``masks``: a change detector's, at model size."""
+    n = len(X)
     if kind == "magnitude":
-        return np.asarray(estimator.predict(X), dtype=np.float32).reshape(len(X))
-    classes = list(estimator.classes_)
-    positive = classes.index(1) if 1 in classes else len(classes) - 1
-    return np.asarray(estimator.predict_proba(X))[:, positive].astype(np.float32)
+        return np.asarray(estimator.predict(X), dtype=np.float64).reshape(n, 1)
+    if kind == "probability":
+        return _positive_proba(estimator, X).astype(np.float64).reshape(n, 1)
+    if kind == "change":
+        # The changed share of the pixels with data at both dates (the detectors' valid_pixels:
+        # a filled no-data pixel is 0), which the detectors never flag.
+        valid = np.all(X > 0, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return ((masks * valid).sum(axis=(1, 2)) / valid.sum(axis=(1, 2))).reshape(n, 1)
+    predicted = np.asarray(estimator.predict(X), dtype=np.float64)
+    if predicted.shape != (n, 4):
+        raise ValueError(f"{type(estimator).__name__}.predict returned an array of shape {predicted.shape} for "
+                         f"{n} tile(s); an epicentre model predicts ({n}, 4): [contains, east_km, north_km, depth_km]")
+    # without probabilities, the 0 / 1 prediction is the containment
+    contains = _positive_proba(estimator, X) if hasattr(estimator, "predict_proba") else predicted[:, 0]
+    return np.column_stack([contains, predicted[:, 1:]])
 
 
-def _change_masks(change_model, X, pool):
-    """Per-pixel masks ``(n, tile, tile)`` at scene resolution, from ``change_model`` on ``X``."""
+def _change_masks(change_model, X):
+    """Per-pixel masks ``(n, h, w)`` float32 at the model's input size, from ``change_model`` on ``X``."""
     predict = change_model.predict if hasattr(change_model, "predict") else change_model
     masks = np.asarray(predict(X), dtype=np.float32)
     n, _, h, w = X.shape
@@ -134,7 +197,7 @@ def _change_masks(change_model, X, pool):
     if masks.shape != (n, h, w):
         raise ValueError(f"change_model returned an array of shape {masks.shape} for {n} tile(s) of "
                          f"{h} x {w} pixels; expected per-pixel masks of shape ({n}, {h}, {w}) or ({n}, 1, {h}, {w})")
-    return masks.repeat(pool, axis=1).repeat(pool, axis=2) if pool > 1 else masks
+    return masks
 
 
 # ----------------------------------------------------------------------------- the tile loop
@@ -148,126 +211,39 @@ def _run(estimator, scenes, grid, pool, kind, change_model, batch_size, max_noda
         keep = [c for c in range(g.n_cols)
                 if invalid[:, c * g.step: c * g.step + g.tile].mean() <= max_nodata]
         fill_nan(strip, FILL_VALUE, copy=False)
-        values = np.full(g.n_cols, np.nan, dtype=np.float32)
+        values = np.full((g.n_cols, _WIDTHS[kind]), np.nan)
         for start in range(0, len(keep), batch_size):
             cols = keep[start: start + batch_size]
             X = np.stack([strip[:, :, c * g.step: c * g.step + g.tile] for c in cols])
             X = average_pool(X, pool) if pool > 1 else X
-            values[cols] = _tile_values(estimator, kind, X)
+            masks = _change_masks(change_model, X) if merger is not None else None
+            values[cols] = _tile_values(estimator, kind, X, masks)
             if merger is not None:
-                for c, mask in zip(cols, _change_masks(change_model, X, pool)):
+                for c, mask in zip(cols, masks.repeat(pool, axis=1).repeat(pool, axis=2) if pool > 1 else masks):
                     merger.add(c, mask)
         sink.tile_row(r, values)
         if merger is not None:
             sink.change_rows(*merger.finish_rows(r, invalid))
 
 
-def _tile_record(grid, transform, row, col, value):
-    y, x, size = row * grid.step, col * grid.step, grid.tile
-    record = {"tile_row": row, "tile_col": col, "row_off": y, "col_off": x, "size": size,
-              "value": float(value), "centre_x": None, "centre_y": None}
-    if transform is not None:
-        corners = [(x, y), (x + size, y), (x + size, y + size), (x, y + size), (x, y)]
-        record["polygon"] = [tuple(float(v) for v in transform @ corner) for corner in corners]
-        record["centre_x"], record["centre_y"] = (float(v) for v in transform @ (x + size / 2, y + size / 2))
-    return record
-
-
-class _ArraySink:
-    def __init__(self, grid, kind, transform, threshold, change):
-        self.grid, self.kind, self.transform, self.threshold = grid, kind, transform, threshold
-        self.values = np.full((grid.n_rows, grid.n_cols), np.nan, dtype=np.float32)
-        self.tiles = []
-        self.change = np.empty((grid.height, grid.width), dtype=np.uint8) if change else None
-
-    def tile_row(self, row, values):
-        self.values[row] = values
-        self.tiles += [_tile_record(self.grid, self.transform, row, c, v)
-                       for c, v in enumerate(values) if v >= self.threshold]
-
-    def change_rows(self, first, mask):
-        self.change[first: first + len(mask)] = mask
-
-
-class _FileSink:
-    """Writes each tile row and each finished strip of the change mask as soon as it is known."""
-
-    def __init__(self, grid, kind, transform, threshold, crs, paths, tags, overwrite):
-        self.grid, self.kind, self.transform, self.threshold = grid, kind, transform, threshold
-        self.crs, self.paths, self.tags, self.overwrite = crs, paths, tags, overwrite
-        self.n_tiles = 0
-
-    def __enter__(self):
-        # Every output is a temporary file until all are complete (atomic_output): an error or
-        # an interruption leaves none behind, and an existing output is refused before any work.
-        rasterio = import_optional("rasterio", extra="geo")
-        grid, kind, transform, crs, tags = self.grid, self.kind, self.transform, self.crs, self.tags
-        self.stack = contextlib.ExitStack().__enter__()
-        try:
-            self._open(rasterio, grid, kind, transform, crs, tags)
-        except BaseException:
-            self.stack.__exit__(*sys.exc_info())
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            self.geojson.write("\n]}\n")
-        return self.stack.__exit__(*exc)
-
-    def _open(self, rasterio, grid, kind, transform, crs, tags):
-        tmp = {key: self.stack.enter_context(atomic_output(path, overwrite=self.overwrite))
-               for key, path in self.paths.items()}
-        base = {"driver": "GTiff", "count": 1, "crs": crs, "compress": "deflate"}
-        self.values = self.stack.enter_context(rasterio.open(
-            tmp[kind], "w", height=grid.n_rows, width=grid.n_cols, dtype="float32", nodata=np.nan,
-            transform=grid.tile_transform(transform), **base))
-        self.values.update_tags(**tags, skquake_output=kind)
-        self.change = None
-        if "change_mask" in tmp:
-            self.change = self.stack.enter_context(rasterio.open(
-                tmp["change_mask"], "w", height=grid.height, width=grid.width, dtype="uint8",
-                nodata=CHANGE_NODATA, transform=transform, tiled=True, blockxsize=256, blockysize=256, **base))
-            self.change.update_tags(**tags, skquake_output="change_mask")
-        self.csv_file = self.stack.enter_context(tmp["csv"].open("w", newline="", encoding="utf-8"))
-        self.csv = csv.writer(self.csv_file)
-        self.csv.writerow(CSV_COLUMNS)
-        self.geojson = self.stack.enter_context(tmp["geojson"].open("w", encoding="utf-8"))
-        epsg = crs.to_epsg() if crs is not None else None
-        header = {"type": "FeatureCollection", "name": "skquake_tiles"}
-        if epsg:  # GeoJSON's legacy crs member: GDAL and QGIS read the tiles in the scene's CRS
-            header["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
-        self.geojson.write(json.dumps(header)[:-1] + ', "features": [\n')
-
-    def tile_row(self, row, values):
-        from rasterio.windows import Window  # optional: the geo extra
-
-        self.values.write(values[None, None, :], window=Window(0, row, self.grid.n_cols, 1))
-        for col, value in enumerate(values):
-            if value >= self.threshold:
-                record = _tile_record(self.grid, self.transform, row, col, value)
-                self.csv.writerow([record[k] for k in CSV_COLUMNS])
-                feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [record.pop("polygon")]},
-                           "properties": {k: record[k] for k in CSV_COLUMNS[:6]}}
-                self.geojson.write(("" if self.n_tiles == 0 else ",\n") + json.dumps(feature))
-                self.n_tiles += 1
-
-    def change_rows(self, first, mask):
-        from rasterio.windows import Window  # optional: the geo extra
-
-        self.change.write(mask[None], window=Window(0, first, mask.shape[1], mask.shape[0]))
-
-
 # ----------------------------------------------------------------------------- public API
-def _prepare(estimator, scenes, mode, tile_size, overlap, pool, units):
-    """Check the model against the mode, detect units, and lay the tile grid over the scene."""
+def _prepare(estimator, scenes, mode, tile_size, overlap, pool, units, change_model):
+    """Check the model against the mode, detect units, and lay the tile grid over the scene.
+
+    Returns ``(kind, grid, change_model)``: a change detector is its own change model.
+    """
     tile, _ = _model_input(estimator, mode, tile_size, pool)
     kind = _output_kind(estimator)
+    if kind == "change":
+        if change_model is not None:
+            raise ValueError(f"{type(estimator).__name__} is a change detector: it makes change_mask.tif itself; "
+                             "drop change_model= (it adds a change mask to another model's maps)")
+        change_model = estimator
     for scene in scenes:
         scene.units = detect_units(units, scene)
     step = max(1, round(tile * (1.0 - overlap)))
     grid = TileGrid(scenes[-1].height, scenes[-1].width, tile, step)
-    return kind, grid
+    return kind, grid, change_model
 
 
 def _scenes_for(mode, pre, post):
@@ -278,25 +254,32 @@ def _scenes_for(mode, pre, post):
     return [pre, post]
 
 
+def _placer(kind, crs, what):
+    """Where an epicentre model's points go (None for the other kinds); refused before any work."""
+    return EpicentrePlacer(crs, what) if kind == "epicentre" else None
+
+
 @validate_params({**_PARAMETERS, "pre_array": [None, "array-like"], "post_array": ["array-like"],
-                  "transform": "no_validation", "nodata": [None, Real]},
+                  "transform": "no_validation", "crs": "no_validation", "nodata": [None, Real]},
                  prefer_skip_nested_validation=True)
-def predict_scene_arrays(estimator, pre_array, post_array, transform=None, *, nodata=None, tile_size=None,
-                         overlap=0.5, pool=1, mode="bitemporal", units="auto", threshold=0.5,
+def predict_scene_arrays(estimator, pre_array, post_array, transform=None, *, crs=None, nodata=None,
+                         tile_size=None, overlap=0.5, pool=1, mode="bitemporal", units="auto", threshold=0.5,
                          change_model=None, batch_size=32, max_nodata=0.5):
     """Predict a scene held in arrays, tile by tile; the outputs of :func:`predict_scene` as arrays.
 
     Parameters
     ----------
     estimator : fitted estimator
-        A classifier with ``predict_proba`` (detection) or a regressor (magnitude), fitted on
-        images: its input size comes from ``input_shape_`` (deep nets) or from the first step of
-        a pipeline (``ToImages``); otherwise pass ``tile_size``.
+        As in :func:`predict_scene`: a classifier with ``predict_proba``, a regressor, a change
+        detector or an epicentre model, fitted on images.
     pre_array, post_array : array-like of shape (2, H, W)
         The two scenes, bands ``[VV, VH]``, on the same grid; ``pre_array`` may be None with
         ``mode="single"``.
     transform : affine.Affine, optional
         The scenes' transform: tile polygons and the tile grid's transform are then given.
+    crs : rasterio CRS or str, optional
+        The scenes' CRS (anything ``rasterio.crs.CRS.from_user_input`` takes, e.g.
+        ``"EPSG:32633"``); an epicentre model needs it, with ``transform``, to place its points.
     nodata : float, optional
         A value that marks no-data besides NaN.
     tile_size, overlap, pool, mode, units, threshold, change_model, batch_size, max_nodata
@@ -305,12 +288,16 @@ def predict_scene_arrays(estimator, pre_array, post_array, transform=None, *, no
     Returns
     -------
     dict
-        ``"probability"`` (classifier) or ``"magnitude"`` (regressor): float32 array of shape
-        ``(n_tile_rows, n_tile_cols)``, NaN for skipped tiles; ``"tiles"``: a list of dicts
-        (the rows of ``tiles.csv``, plus ``"polygon"`` with a transform) of the tiles whose value
-        is at least ``threshold``; ``"tile_transform"``: the tile grid's transform (None
-        without ``transform``); ``"change_mask"`` with a ``change_model``: uint8 array
-        ``(H, W)``, 1 changed, 0 unchanged, 255 no-data.
+        The tile map, float32 of shape ``(n_tile_rows, n_tile_cols)``, NaN for skipped tiles:
+        ``"probability"`` (classifier), ``"magnitude"`` (regressor), ``"change_fraction"``
+        (change detector) or ``"containment"`` (epicentre model). The listed tiles: ``"tiles"``,
+        a list of dicts (the rows of ``tiles.csv``, plus ``"polygon"`` with a transform) of the
+        tiles whose value is at least ``threshold``; for an epicentre model ``"epicentres"``
+        instead (the rows of ``epicentres.csv``) and ``"epicentre"``, the combined estimate
+        (the ``"epicentre"`` of ``epicentre.json``, None when no tile is listed).
+        ``"tile_transform"``: the tile grid's transform (None without ``transform``).
+        ``"change_mask"`` with a change detector or a ``change_model``: uint8 array ``(H, W)``,
+        1 changed, 0 unchanged, 255 no-data.
 
     Examples
     --------
@@ -322,6 +309,15 @@ def predict_scene_arrays(estimator, pre_array, post_array, transform=None, *, no
     >>> out = predict_scene_arrays(model, pre, post, tile_size=16, overlap=0.5)
     >>> out["probability"].shape, float(out["probability"][0, 0]), len(out["tiles"])
     ((7, 11), 0.75, 77)
+
+    A change detector maps the changed pixels and each tile's changed fraction:
+
+    >>> from skquake.models.change import LogRatioChangeDetector
+    >>> post[:, 8:24, 8:24] *= 10.0  # +10 dB in a square of the first tile
+    >>> detector = LogRatioChangeDetector().fit(np.concatenate([pre, post])[None])
+    >>> out = predict_scene_arrays(detector, pre, post, tile_size=32, overlap=0.0)
+    >>> out["change_fraction"].shape, out["change_mask"].shape, float(out["change_mask"][10:22, 10:22].mean())
+    ((2, 3), (64, 96), 1.0)
     """
     post = ArrayScene(post_array, "post_array", nodata)
     pre = None if pre_array is None else ArrayScene(pre_array, "pre_array", nodata)
@@ -329,11 +325,17 @@ def predict_scene_arrays(estimator, pre_array, post_array, transform=None, *, no
         raise ValueError(f"pre_array has shape {pre.array.shape} and post_array {post.array.shape}; "
                          "the scenes must be co-registered on the same grid")
     scenes = _scenes_for(mode, pre, post)
-    kind, grid = _prepare(estimator, scenes, mode, tile_size, overlap, pool, units)
-    sink = _ArraySink(grid, kind, transform, threshold, change_model is not None)
+    kind, grid, change_model = _prepare(estimator, scenes, mode, tile_size, overlap, pool, units, change_model)
+    if kind == "epicentre" and (transform is None or crs is None):
+        raise ValueError("an epicentre model places its epicentres in the scene's CRS: pass the arrays' "
+                         "transform= and crs= (e.g. crs='EPSG:32633')")
+    placer = _placer(kind, crs, "the arrays")
+    sink = ArraySink(grid, kind, transform, threshold, placer, change_model is not None)
     _run(estimator, scenes, grid, pool, kind, change_model, batch_size, max_nodata, sink)
-    out = {kind: sink.values, "tiles": sink.tiles,
+    out = {MAP_KEYS[kind]: sink.values, "epicentres" if kind == "epicentre" else "tiles": sink.records,
            "tile_transform": None if transform is None else grid.tile_transform(transform)}
+    if kind == "epicentre":
+        out["epicentre"] = sink.combiner.result()
     if change_model is not None:
         out["change_mask"] = sink.change
     return out
@@ -370,10 +372,35 @@ def predict_scene(estimator, pre, post, out_dir, *, tile_size=None, overlap=0.5,
     Parameters
     ----------
     estimator : fitted estimator
-        A classifier with ``predict_proba`` (detection: the probability of class 1, else of the
-        last of ``classes_``) or a regressor (magnitude), fitted on images: its input size comes
-        from ``input_shape_`` (deep nets) or from the first step of a pipeline (``ToImages``);
-        otherwise pass ``tile_size``.
+        Fitted on images; what it is decides the outputs:
+
+        - a classifier with ``predict_proba`` (detection: the probability of class 1, else of
+          the last of ``classes_``): ``probability.tif``, ``tiles.csv``, ``tiles.geojson``;
+        - a regressor (magnitude): ``magnitude.tif``, ``tiles.csv``, ``tiles.geojson``;
+        - a change detector (``skquake.models.change``, bitemporal): ``change_mask.tif``, its
+          per-pixel masks (``predict``) merged as for ``change_model``, and
+          ``change_fraction.tif``, the share of each tile's pixels with data that its mask
+          flags; ``tiles.csv`` / ``tiles.geojson`` list the tiles of a changed fraction of at
+          least ``threshold``. The masks are merged, not the scores: a classical detector's
+          threshold is decided per tile (Otsu, k-means), so its scores are comparable only
+          within a tile, while every tile's mask is a decision on the same scale;
+        - an epicentre model (``skquake.models.epicentre``: an ``EpicentreEstimator``, a
+          pipeline ending with one, a ``DeepEpicentreEstimator``): ``containment.tif``, the
+          probability that a tile contains the epicentre (the 0 / 1 prediction without
+          ``predict_proba``); ``epicentres.csv`` / ``epicentres.geojson``: for each tile of a
+          containment of at least ``threshold``, the predicted epicentre, the tile's centre
+          moved by the predicted east / north offset, as a point in the scene's CRS, with its
+          depth (a projected CRS: the offset in the CRS's linear unit, its axes taken as east
+          and north; a geographic one: :func:`skquake.utils.offset_lonlat`; any other is
+          refused); ``epicentre.json``: the scene's estimate, the containment-weighted mean of
+          the points and depths of the listed tiles that overlap the most probable one (tiles
+          that see the same ground agree on one epicentre, farther ones would drag the mean
+          into the ground between them).
+
+        The input size comes from ``input_shape_`` (deep nets), from the first step of a
+        pipeline (``ToImages``) or, for a change detector that works pixel by pixel, from the
+        pairs it was fitted on (``pair_shape_``; ``tile_size`` may change it); otherwise pass
+        ``tile_size``.
     pre, post : str, path or rasterio dataset
         Two co-registered GeoTIFFs with bands VV and VH (found by their band descriptions; without
         descriptions band 1 is VV, band 2 VH). ``pre`` is not read with ``mode="single"`` (it
@@ -396,12 +423,14 @@ def predict_scene(estimator, pre, post, out_dir, *, tile_size=None, overlap=0.5,
         else the values: mostly negative is dB, none negative is linear, else refused.
         The model receives linear sigma0, as in QuakeSet.
     threshold : float, default=0.5
-        Tiles with a value at least this go to ``tiles.csv`` / ``tiles.geojson`` (a probability
-        for a classifier, a magnitude for a regressor, e.g. 4.0).
+        Tiles with a value at least this are listed: a probability for a classifier, a
+        magnitude for a regressor (e.g. 4.0), a changed fraction for a change detector, a
+        containment probability for an epicentre model.
     change_model : estimator with ``predict``, or callable, optional
         Gets the same batches of tiles as ``estimator`` and returns per-pixel masks (or scores in
         [0, 1]) of shape ``(n, H, W)`` or ``(n, 1, H, W)``; they are merged with centre weights
-        and thresholded at 0.5 into ``change_mask.tif``.
+        and thresholded at 0.5 into ``change_mask.tif``. Not with a change detector as
+        ``estimator``, which is its own change model.
     batch_size : int, default=32
         Tiles per call to the model.
     max_nodata : float in [0, 1], default=0.5
@@ -412,8 +441,14 @@ def predict_scene(estimator, pre, post, out_dir, *, tile_size=None, overlap=0.5,
     Returns
     -------
     dict
-        Output key -> path: ``"probability"`` or ``"magnitude"``, ``"csv"``, ``"geojson"``, and
-        ``"change_mask"`` with a ``change_model`` (file names in ``OUTPUT_FILES``).
+        Output key -> path (file names in ``OUTPUT_FILES``): the tile map (``"probability"``,
+        ``"magnitude"``, ``"change_fraction"`` or ``"containment"``), the listed tiles
+        (``"csv"`` and ``"geojson"``; an epicentre model: ``"epicentres_csv"``,
+        ``"epicentres_geojson"`` and ``"summary"``, ``epicentre.json``), and ``"change_mask"``
+        with a change detector or a ``change_model``. An epicentre model adds ``"epicentre"``:
+        the scene's estimate (a dict: ``x``, ``y`` in the scene's CRS, ``depth_km``, ``crs``,
+        the most probable tile's ``containment``, ``tile_row`` and ``tile_col``, ``n_tiles``
+        averaged, ``n_listed``), or None when no tile reaches ``threshold``.
     """
     out_dir = Path(out_dir)
     if out_dir.is_file():
@@ -426,13 +461,15 @@ def predict_scene(estimator, pre, post, out_dir, *, tile_size=None, overlap=0.5,
         post_scene = RasterScene(post_ds, post_ds.name)
         pre_scene = None if pre_ds is None else RasterScene(pre_ds, pre_ds.name)
         scenes = _scenes_for(mode, pre_scene, post_scene)
-        kind, grid = _prepare(estimator, scenes, mode, tile_size, overlap, pool, units)
-        keys = [kind, "csv", "geojson"] + (["change_mask"] if change_model is not None else [])
-        paths = {key: out_dir / OUTPUT_FILES[key] for key in keys}
+        kind, grid, change_model = _prepare(estimator, scenes, mode, tile_size, overlap, pool, units, change_model)
+        placer = _placer(kind, post_ds.crs, post_ds.name)
+        paths = {key: out_dir / OUTPUT_FILES[key] for key in output_keys(kind, change_model is not None)}
         out_dir.mkdir(parents=True, exist_ok=True)
         tags = {"skquake_model": type(estimator).__name__, "skquake_mode": mode, "skquake_tile_size": grid.tile,
                 "skquake_step": grid.step, "skquake_pool": pool,
                 **{f"skquake_units_{n}": s.units for n, s in zip(("pre", "post")[-len(scenes):], scenes)}}
-        with _FileSink(grid, kind, post_ds.transform, threshold, post_ds.crs, paths, tags, overwrite) as sink:
+        with FileSink(grid, kind, post_ds.transform, threshold, placer, post_ds.crs, paths, tags, overwrite) as sink:
             _run(estimator, scenes, grid, pool, kind, change_model, batch_size, max_nodata, sink)
+    if kind == "epicentre":
+        return {**paths, "epicentre": sink.combiner.result()}
     return paths

@@ -21,7 +21,17 @@ from ._change import CHANGE_REFERENCES, change_confusion, change_scores, changed
 from ._epicentre import depth_mae_km, epicentre_accuracy, epicentre_error_km, epicentre_f1
 from ._intervals import coverage_score, mean_interval_width
 from ._quakeset import MAGNITUDE_THRESHOLD, magnitude_accuracy_score, spearman_score
-from ._registry import MetricSpec, get_metric, get_scorer, get_scorer_names, list_metrics, register_metric
+from ._registry import (
+    MetricSpec,
+    compute_metrics,
+    get_metric,
+    get_scorer,
+    get_scorer_names,
+    list_metrics,
+    metric_probabilities,
+    needs_proba,
+    register_metric,
+)
 
 __all__ = [
     "CHANGE_REFERENCES",
@@ -33,6 +43,7 @@ __all__ = [
     "change_scores",
     "changed_fraction",
     "class_distance_distribution",
+    "compute_metrics",
     "coverage_score",
     "damage_report",
     "damage_scores",
@@ -48,6 +59,8 @@ __all__ = [
     "macro_roc_auc_ovr",
     "magnitude_accuracy_score",
     "mean_interval_width",
+    "metric_probabilities",
+    "needs_proba",
     "precision_macro",
     "recall_macro",
     "register_metric",

@@ -22,7 +22,8 @@ from typing import Callable, Sequence
 import numpy as np
 from sklearn import metrics as _skm
 
-__all__ = ["MetricSpec", "get_metric", "get_scorer", "get_scorer_names", "list_metrics", "register_metric"]
+__all__ = ["MetricSpec", "compute_metrics", "get_metric", "get_scorer", "get_scorer_names", "list_metrics",
+           "metric_probabilities", "needs_proba", "register_metric"]
 
 _RESPONSE_METHODS = ("predict", "predict_proba", "predict_interval")
 _REGISTRY: dict[str, "MetricSpec"] = {}
@@ -169,6 +170,33 @@ def get_metric(name: str) -> MetricSpec:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise KeyError(f"unknown metric {name!r}{hint} (registered: {', '.join(_REGISTRY)})") from None
+
+
+def needs_proba(names) -> bool:
+    """Whether any of the registered metrics ``names`` reads ``predict_proba``."""
+    return any(get_metric(name).needs_proba for name in names)
+
+
+def metric_probabilities(estimator, X, names):
+    """``(proba, classes)`` of a fitted ``estimator`` on ``X`` when one of the metrics ``names``
+    needs them and it has ``predict_proba``, else ``(None, None)`` (no needless predict_proba)."""
+    if not needs_proba(names) or not hasattr(estimator, "predict_proba"):
+        return None, None
+    return np.asarray(estimator.predict_proba(X)), np.asarray(estimator.classes_)
+
+
+def compute_metrics(names, y_true, y_pred=None, y_proba=None, classes=None, y_interval=None) -> dict:
+    """Metric name -> value of the registered metrics ``names``, from predictions already made.
+
+    Losses stay losses (as :meth:`MetricSpec.compute`); a probability metric without
+    ``y_proba``, or an interval metric without ``y_interval``, is NaN.
+
+    Examples
+    --------
+    >>> compute_metrics(["mae", "rmse"], [1.0, 2.0], [1.5, 2.0])
+    {'mae': 0.25, 'rmse': 0.3535533905932738}
+    """
+    return {name: get_metric(name).compute(y_true, y_pred, y_proba, classes, y_interval) for name in names}
 
 
 def _scorer_index() -> dict:

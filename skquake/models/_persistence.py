@@ -176,7 +176,7 @@ def _check_rebuilds(estimator, model, params):
 
 def save_model(estimator, path, *, model, task=None, params=None, data=None, splits=("train",),
                mode="bitemporal", pool=1, input_shape=None, metrics=None, interval=None,
-               overwrite=False) -> Path:
+               epicentres=None, overwrite=False) -> Path:
     """Write a fitted ``estimator`` to the ``.skq`` file ``path`` (all or nothing).
 
     Parameters
@@ -208,6 +208,10 @@ def save_model(estimator, path, *, model, task=None, params=None, data=None, spl
         values; ``skquake fit --interval``): at least ``half_width``, the interval being
         ``prediction -/+ half_width``, and ``confidence_level``. Stored as the manifest's
         ``interval`` (absent without one).
+    epicentres : path-like, optional
+        The epicentre table the targets of an epicentre model came from (a file without
+        epicentre attributes): its fingerprint is recorded as the manifest's
+        ``data["epicentres"]`` (path, size, SHA-256).
     overwrite : bool, default=False
 
     Returns
@@ -234,6 +238,10 @@ def save_model(estimator, path, *, model, task=None, params=None, data=None, spl
         data_record = None
         shape = None if input_shape is None else [int(s) for s in input_shape]
         input_record = {"mode": mode, "pool": int(pool), "shape": shape, "source_shape": None}
+    if epicentres is not None:
+        table = file_record(epicentres)
+        del table["splits"]  # a table has none
+        data_record = {**(data_record or {}), "epicentres": table}
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,

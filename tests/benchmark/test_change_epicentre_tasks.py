@@ -1,6 +1,5 @@
 """QuakeSet tasks 3, 4 and 7 in the runner: change detection and epicentre tasks end to end,
 a file without truth (the real file's layout), the epicentre table, a cache folder, stale files."""
-import shutil
 from pathlib import Path
 
 import h5py
@@ -26,19 +25,6 @@ def _run(data, out, **kwargs):
                                  progress=False, isolate=False, plots=False, log=notes.append, **kwargs)
     rows, _ = bench.read_rows(Path(out) / RESULTS_FILE)
     return result, {(r["task"], r["model"]): r for r in rows}, notes
-
-
-def _real_layout(src, dst):
-    """A copy of ``src`` without what the real earthquakes.h5 lacks: masks and epicentres."""
-    shutil.copy(src, dst)
-    with h5py.File(dst, "r+") as f:
-        for event in f.values():
-            for name in ("epicentre_longitude", "epicentre_latitude", "depth_km"):
-                del event.attrs[name]
-            for patch in [g for k, g in event.items() if k.startswith("patch_")]:
-                for name in [k for k in patch if k.startswith("mask_")]:
-                    del patch[name]
-    return dst
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +61,8 @@ def test_change_models_are_fitted_without_masks(world, tmp_path, monkeypatch):
     assert seen == [None]
 
 
-def test_a_file_without_truth_scores_what_needs_none_and_skips_epicentres(world, tmp_path):
-    real = _real_layout(world, tmp_path / "real.h5")
+def test_a_file_without_truth_scores_what_needs_none_and_skips_epicentres(world, tmp_path, strip_file):
+    real = strip_file(world, tmp_path / "real.h5")
     result, rows, notes = _run(real, tmp_path / "out")
     change = rows[("change-bitemporal", "change-logratio-otsu")]
     assert change["status"] == "ok" and np.isnan(change["test_change_iou_quake"])

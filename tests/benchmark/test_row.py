@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from skquake.benchmark import TASKS
-from skquake.benchmark._row import count_fitted_values, load_splits, needs_proba, score
+from skquake.benchmark._row import count_fitted_values, load_splits
+from skquake.metrics import compute_metrics as score
+from skquake.metrics import needs_proba
 
 
 def test_probability_metrics_are_scored_from_predict_proba():

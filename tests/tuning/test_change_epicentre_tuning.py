@@ -31,23 +31,12 @@ def test_tune_names_what_these_tasks_cannot_read(world, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def without_attributes(world, tmp_path_factory):
+def without_attributes(world, tmp_path_factory, strip_file):
     """The world as the real file is: epicentres only in a table beside it."""
-    import shutil
-
-    import h5py
-
-    from skquake.datasets import EPICENTRE_TABLE_COLUMNS
     from skquake.datasets.synthetic import write_epicentre_table
 
     root = tmp_path_factory.mktemp("real")
-    table = write_epicentre_table(world, root / "epicentres.csv")
-    path = shutil.copy(world, root / "earthquakes.h5")
-    with h5py.File(path, "a") as f:
-        for event in f.values():
-            for name in ("epicentre_longitude", "epicentre_latitude", EPICENTRE_TABLE_COLUMNS[3]):
-                event.attrs.pop(name, None)
-    return path, table
+    return strip_file(world, root / "earthquakes.h5"), write_epicentre_table(world, root / "epicentres.csv")
 
 
 def test_tune_takes_an_epicentre_table(world, without_attributes, tmp_path):

@@ -24,7 +24,7 @@ from ..deep._base import RECIPE_PARAMETERS_DOC
 from ..deep._data import _INPUT, _WEIGHT, split_weights
 from ..deep._estimators import _SARImageNet
 from ._nets import EpicentreNet
-from ._targets import EPICENTRE_COLUMNS, Y_CHECKS, check_epicentre_targets, y_checks_reason
+from ._targets import EPICENTRE_COLUMNS, Y_CHECKS, EpicentreMixin, check_epicentre_targets, y_checks_reason
 
 __all__ = ["DeepEpicentreEstimator", "EpicentreLoss"]
 
@@ -79,7 +79,7 @@ _Y_CHECKS = Y_CHECKS + (
 )
 
 
-class DeepEpicentreEstimator(_SARImageNet, NeuralNet):
+class DeepEpicentreEstimator(EpicentreMixin, _SARImageNet, NeuralNet):
     __doc__ = (
         """Epicentre and hypocentre from QuakeSet images with one timm backbone and four outputs.
 
@@ -151,13 +151,6 @@ class DeepEpicentreEstimator(_SARImageNet, NeuralNet):
             random_state=random_state, keep_training_state=keep_training_state, criterion=criterion,
             optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size, train_split=train_split,
             verbose=verbose, **kwargs)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = False
-        return tags
 
     # ----------------------------------------------------------------- targets
     def _targets_from(self, X):

@@ -13,7 +13,6 @@ from sklearn.svm import SVC, SVR
 from ...preprocessing import LocationFeatures, ToImages
 from ...utils import HasMethods, validate_params
 from .._registry import PIPELINE_EXPECTED_FAILED_CHECKS, Categorical, FloatRange, IntRange, register_model
-from ._deep import DeepEpicentreEstimator
 from ._meta import EpicentreEstimator, _PatchCentre
 from ._targets import Y_CHECKS, y_checks_reason
 
@@ -67,7 +66,9 @@ def make_epicentre_pipeline(classifier, regressor, *, scale=False, **overrides):
     if "input_shape" in overrides:
         params["image__input_shape"] = overrides.pop("input_shape")
     if "random_state" in overrides:
-        params["epicentre__random_state"] = overrides.pop("random_state")
+        # the step's own name, when also given, wins over the shorthand (a factory's default seed)
+        seed = overrides.pop("random_state")
+        overrides.setdefault("epicentre__random_state", seed)
     return pipe.set_params(**params, **overrides)
 
 
@@ -140,4 +141,6 @@ def epicentre_svm(**overrides):
 def resnet10t_epicentre(**overrides):
     # 20 epochs at lr 3e-3: on the default synthetic file at 32 x 32 (pool=2) the epicentre
     # error fell from 10 to 20 epochs and hardly after; a fit takes ~8 s on one CPU thread.
+    from ._deep import DeepEpicentreEstimator  # torch: keeps torch out of ``import skquake.models.epicentre``
+
     return DeepEpicentreEstimator(**{"backbone": "resnet10t", "lr": 3e-3, "max_epochs": 20, **overrides})

@@ -15,7 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
 from ...utils import HasMethods, fit_context
-from ._targets import EPICENTRE_COLUMNS, Y_CHECKS, check_epicentre_targets, y_checks_reason
+from ._targets import EPICENTRE_COLUMNS, Y_CHECKS, EpicentreMixin, check_epicentre_targets, y_checks_reason
 
 __all__ = ["EpicentreEstimator"]
 
@@ -40,7 +40,7 @@ def _classifier_has(name):
     return check
 
 
-class EpicentreEstimator(MetaEstimatorMixin, BaseEstimator):
+class EpicentreEstimator(EpicentreMixin, MetaEstimatorMixin, BaseEstimator):
     """Containment classifier + position / depth regressor: QuakeSet tasks 3 and 7.
 
     ``fit(X, y)`` takes ``y`` of shape ``(n, 4)`` with the columns
@@ -189,9 +189,6 @@ class EpicentreEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = False
         # X goes to both parts as is: it may hold what both take
         both = [get_tags(part).input_tags for part in _given_or_default(self)]
         tags.input_tags.allow_nan = all(t.allow_nan for t in both)

@@ -1,11 +1,31 @@
-"""The epicentre targets ``y`` (n, 4) that every epicentre estimator takes, checked in one place."""
+"""The epicentre targets ``y`` (n, 4) that every epicentre estimator takes, checked in one place,
+and the mixin that marks those estimators."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...datasets import EPICENTRE_COLUMNS, check_epicentre_array
 
-__all__ = ["EPICENTRE_COLUMNS", "check_epicentre_targets"]
+__all__ = ["EPICENTRE_COLUMNS", "EpicentreMixin", "check_epicentre_targets"]
+
+class EpicentreMixin:
+    """Marks an estimator of the epicentre tasks (QuakeSet tasks 3 and 7).
+
+    Such an estimator fits ``y`` of shape ``(n, 4)`` in :data:`EPICENTRE_COLUMNS` order
+    (checked by :func:`check_epicentre_targets`), ``predict`` returns the same columns and
+    ``predict_proba`` the ``(n, 2)`` containment probabilities. Code that treats epicentre
+    models apart (scene maps, the command line) tests ``isinstance(est, EpicentreMixin)``: this
+    module is torch-free, so the test does not import the deep estimator. Put it first among
+    the bases (its tags then apply on top of the estimator's own).
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        return tags
+
 
 #: scikit-learn estimator checks that every epicentre estimator fails on the shape of their y.
 Y_CHECKS = (
