@@ -47,6 +47,9 @@ RUNS = {
                     {"max_epochs": 6, "lr": 1e-4}, None),
     "mnv2-20ep": ("mobilenetv2_100, 20 epochs", "mobilenetv2_100", 2, {"max_epochs": 20}, None),
     "mnv2-64px": ("mobilenetv2_100, 64 x 64 (no pooling, final map 2 x 2)", "mobilenetv2_100", 1, {}, None),
+    # where the transformers of the ranking study learn (benchmarks/results/transformer_lr.md)
+    "mnv2-lr1e-4-40ep": ("mobilenetv2_100, lr 1e-4, 40 epochs", "mobilenetv2_100", 2,
+                         {"max_epochs": 40, "lr": 1e-4}, None),
 }
 
 
