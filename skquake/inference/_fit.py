@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -13,7 +14,13 @@ from ..datasets import MODES, open_quakeset
 from ..metrics import compute_metrics, metric_probabilities
 from ..models import create_model, get_model_spec, read_manifest, save_model
 from ..uncertainty import ConformalRegressor
-from ..utils import Interval, StrictInterval, StrOptions, validate_params
+from ..utils import (
+    Interval,
+    InvalidParameterError,
+    StrictInterval,
+    StrOptions,
+    validate_params,
+)
 
 __all__ = ["QUAKESET_TASKS", "fit_model", "split_half_width"]
 
@@ -21,22 +28,38 @@ __all__ = ["QUAKESET_TASKS", "fit_model", "split_half_width"]
 _TARGETS = {"detection": "label", "change": "masks"}
 
 
-def _quakeset_tasks() -> dict:
-    """The benchmark's tasks that read a QuakeSet file (``--data``), named ``<kind>-<mode>``."""
-    out = {}
-    for name, task in TASKS.items():
-        mode = name.rsplit("-", 1)[-1]
-        # damage reads another file (--damage-data); a task without an input mode in its name
-        # cannot say how predict_file should read the images
-        if task.data_option == "data" and mode in MODES:
-            out[name] = (task.registry_task, mode, _TARGETS.get(task.registry_task, task.registry_task))
-    return out
+class _QuakeSetTasks(Mapping):
+    """The benchmark's tasks that read a QuakeSet file (``--data``), named ``<kind>-<mode>``: name ->
+    (registry task, input mode, target). A live view of the task registry, so that a task
+    registered after import (``skquake.benchmark.register_task``) can be trained too."""
+
+    def _tasks(self) -> dict:
+        out = {}
+        for name, task in TASKS.items():
+            mode = name.rsplit("-", 1)[-1]
+            # damage reads another file (--damage-data); a task without an input mode in its name
+            # cannot say how predict_file should read the images
+            if task.data_option == "data" and mode in MODES:
+                out[name] = (task.registry_task, mode, _TARGETS.get(task.registry_task, task.registry_task))
+        return out
+
+    def __getitem__(self, name):
+        return self._tasks()[name]
+
+    def __iter__(self):
+        return iter(self._tasks())
+
+    def __len__(self):
+        return len(self._tasks())
+
+    def __repr__(self):
+        return f"QUAKESET_TASKS({self._tasks()!r})"
 
 
 #: The QuakeSet tasks a model file can be trained for: name -> (registry task, input mode, target),
-#: taken from the benchmark's task registry (:data:`skquake.benchmark.TASKS`) when this module is
-#: imported: the same names, data and metrics as ``skquake benchmark --tasks``.
-QUAKESET_TASKS = _quakeset_tasks()
+#: read from the benchmark's task registry (:data:`skquake.benchmark.TASKS`) on each use: the same
+#: names, data and metrics as ``skquake benchmark --tasks``.
+QUAKESET_TASKS = _QuakeSetTasks()
 #: ``train_on`` -> the splits read for training.
 TRAIN_SPLITS = {"train": ("train",), "train+val": ("train", "val")}
 #: The fraction of the training events ``interval=`` sets aside to calibrate the intervals.
@@ -154,7 +177,7 @@ def _fit_interval(estimator, X, y, groups, *, level, seed):
         "model": [str],
         "data": [str, os.PathLike],
         "out": [str, os.PathLike],
-        "task": [StrOptions(set(QUAKESET_TASKS))],
+        "task": [str],
         "params": [dict, None],
         "train_on": [StrOptions(set(TRAIN_SPLITS))],
         "pool": [StrictInterval(Integral, 1, None, closed="left")],
@@ -225,6 +248,9 @@ def fit_model(model, data, out, *, task, params=None, train_on="train", pool=1, 
     >>> manifest["task"], 0 < manifest["metrics"]["changed_fraction"] < 1
     ('change-bitemporal', True)
     """
+    if task not in QUAKESET_TASKS:
+        raise InvalidParameterError(f"The 'task' parameter of fit_model must be a str among "
+                                    f"{sorted(QUAKESET_TASKS)}. Got {task!r} instead.")
     bench = TASKS[task]
     registry_task, mode, _ = QUAKESET_TASKS[task]
     spec = get_model_spec(model)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import check_quakeset_source, load_change, load_epicentre, load_quakeset, open_quakeset
+from ..datasets import (
+    QuakeSetFormatError,
+    check_quakeset_source,
+    load_change,
+    load_epicentre,
+    load_quakeset,
+    open_quakeset,
+)
 
 __all__ = ["TARGETS", "load_data"]
 
@@ -48,7 +55,14 @@ def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool =
             # scored against the generator's masks: tuning needs a file that has them
             X, y, groups = load_change(path, split=split, pool=pool, masks="required")
         else:
-            X, y, groups = load_epicentre(path, split=split, mode=mode, pool=pool, table=epicentres)
+            try:
+                X, y, groups = load_epicentre(path, split=split, mode=mode, pool=pool, table=epicentres)
+            except QuakeSetFormatError as exc:
+                if epicentres is not None or "no epicentre attribute" not in str(exc):
+                    raise
+                # the reader names its own keyword; a study takes the table as epicentres= / --epicentres
+                raise QuakeSetFormatError(f"{exc} (in a study: tune(..., epicentres=TABLE), skquake tune "
+                                          "--epicentres TABLE)", path=exc.path, key=exc.key) from None
         return X, y, groups, str(path)
     if lazy:
         if pool != 1:

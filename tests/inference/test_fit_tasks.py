@@ -225,3 +225,26 @@ def test_an_existing_masks_file_is_never_replaced_without_overwrite(change_model
     predict_file(change_model, tiny_quakeset, out, masks=masks, overwrite=True)
     with h5py.File(masks, "r") as f:
         assert f["masks"].shape == (len(_rows(out)), 16, 16)
+
+
+def test_a_task_registered_later_can_be_trained(tiny_quakeset, tmp_path, monkeypatch):
+    from skquake.benchmark import register_task
+    from skquake.datasets import load_quakeset
+
+    # the registry is module state: the test's task is removed again whatever happens
+    monkeypatch.setattr("skquake.benchmark._tasks.TASKS", dict(TASKS))
+    from skquake.benchmark import _tasks
+
+    @register_task("vv-detection-single", registry_task="detection", metrics=("accuracy",))
+    def load_vv(path, split, *, pool=1, lazy=False):
+        X, y, _ = load_quakeset(path, split=split, mode="single", target="label", pool=pool)
+        return X, y
+
+    assert "vv-detection-single" in _tasks.TASKS
+    monkeypatch.setattr("skquake.inference._fit.TASKS", _tasks.TASKS)
+    assert QUAKESET_TASKS["vv-detection-single"] == ("detection", "single", "label")
+    manifest = fit_model("rfc", tiny_quakeset, tmp_path / "vv.skq", task="vv-detection-single", seed=0,
+                         params={"rf__n_estimators": 5})
+    assert set(manifest["metrics"]) == {"accuracy"}
+    with pytest.raises(ValueError, match=r"The 'task' parameter of fit_model must be a str among \[.*'vv-detec"):
+        fit_model("rfc", tiny_quakeset, tmp_path / "x.skq", task="nope")

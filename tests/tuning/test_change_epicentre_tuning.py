@@ -42,7 +42,7 @@ def without_attributes(world, tmp_path_factory, strip_file):
 def test_tune_takes_an_epicentre_table(world, without_attributes, tmp_path):
     path, table = without_attributes
     storage = f"sqlite:///{tmp_path}/s.db"
-    with pytest.raises(ValueError, match="has no epicentre attribute.*pass table="):  # the file alone cannot serve
+    with pytest.raises(ValueError, match=r"has no epicentre attribute.*skquake tune --epicentres TABLE\)$"):
         tune("epicentre-rf", path, n_trials=1, storage=storage, cv=2)
     from_table = tune("epicentre-rf", path, epicentres=table, n_trials=1, storage=storage, cv=2, random_state=0,
                       study_name="s")
@@ -81,3 +81,5 @@ def test_cli_epicentres_option(without_attributes, tmp_path, capsys):
     assert main(argv + ["--epicentres", str(table)]) == 0
     assert main(argv + ["--epicentres", str(tmp_path / "missing.csv")]) == 2
     assert "epicentre table" in capsys.readouterr().err
+    assert main(argv) == 2  # the file alone has no epicentres: the message names the flag
+    assert "--epicentres TABLE" in capsys.readouterr().err
