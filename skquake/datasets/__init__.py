@@ -33,6 +33,7 @@ from .synthetic import make_damage_dataset, make_quakeset
 from ._change import CHANGE_MASKS, load_change, read_change_masks
 from ._epicentre import (
     EPICENTRE_COLUMNS,
+    MissingEpicentresError,
     check_epicentre_array,
     epicentre_targets,
     load_epicentre,
@@ -61,6 +62,7 @@ __all__ = [
     "DamageFormatError",
     "FileChangedError",
     "HDF5FormatError",
+    "MissingEpicentresError",
     "LazyImages",
     "QuakeSet",
     "QuakeSetFormatError",

@@ -24,8 +24,8 @@ from ._quakeset import _PARAMETER_CONSTRAINTS, QuakeSet, QuakeSetFormatError
 from ._hdf5 import open_index
 from ._source import check_hdf5_source, load_quakeset
 
-__all__ = ["EPICENTRE_COLUMNS", "TABLE_COLUMNS", "check_epicentre_array", "epicentre_targets", "load_epicentre",
-           "read_epicentres", "read_patch_centres"]
+__all__ = ["EPICENTRE_COLUMNS", "TABLE_COLUMNS", "MissingEpicentresError", "check_epicentre_array", "epicentre_targets",
+           "load_epicentre", "read_epicentres", "read_patch_centres"]
 
 #: The columns of ``y`` of :func:`load_epicentre`.
 EPICENTRE_COLUMNS = ("contains", "east_km", "north_km", "depth_km")
@@ -34,6 +34,11 @@ EPICENTRE_COLUMNS = ("contains", "east_km", "north_km", "depth_km")
 TABLE_COLUMNS = ("event_id", "longitude", "latitude", "depth_km")
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _SHOWN = 5  # event ids named in an error
+
+
+class MissingEpicentresError(QuakeSetFormatError):
+    """A file's events have no epicentre attributes and no table was given (the real file):
+    callers that take the table under another name (``--epicentres``) catch this type."""
 
 
 def check_epicentre_array(y, name="y", *, located=None, columns=(1, 2, 3)):
@@ -211,11 +216,11 @@ def _epicentres(path, layout, f, events, table, columns):
         group = f[event]
         missing = [name for name in EPICENTRE_ATTRS if name not in group.attrs]
         if missing:
-            layout.fail(f"event {event!r} has no epicentre attribute {', '.join(map(repr, missing))} (expected "
-                        f"{', '.join(EPICENTRE_ATTRS)}; the real earthquakes.h5 has none); pass table= a CSV "
-                        "or Parquet table with columns "
-                        f"{', '.join(TABLE_COLUMNS)} (the release's epicenters.parquet, with columns= to map "
-                        "its names, or an export of the ISC bulletin)", key=group.name)
+            raise MissingEpicentresError(
+                f"{layout.path}: event {event!r} has no epicentre attribute {', '.join(map(repr, missing))} "
+                f"(expected {', '.join(EPICENTRE_ATTRS)}; the real earthquakes.h5 has none); pass table= a CSV "
+                f"or Parquet table with columns {', '.join(TABLE_COLUMNS)} (the release's epicenters.parquet, "
+                "with columns= to map its names, or an export of the ISC bulletin)", path=layout.path, key=group.name)
         values = tuple(layout.number_attr(group, name, f"event {event!r}") for name in EPICENTRE_ATTRS)
         if not np.all(np.isfinite(values)):
             layout.fail(f"event {event!r} has epicentre attributes {dict(zip(EPICENTRE_ATTRS, values))}; "

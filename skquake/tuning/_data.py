@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import (
-    QuakeSetFormatError,
+    MissingEpicentresError,
     check_quakeset_source,
     load_change,
     load_epicentre,
@@ -57,11 +57,9 @@ def load_data(data, *, task: str, split: str, mode: str, pool: int, lazy: bool =
         else:
             try:
                 X, y, groups = load_epicentre(path, split=split, mode=mode, pool=pool, table=epicentres)
-            except QuakeSetFormatError as exc:
-                if epicentres is not None or "no epicentre attribute" not in str(exc):
-                    raise
+            except MissingEpicentresError as exc:
                 # the reader names its own keyword; a study takes the table as epicentres= / --epicentres
-                raise QuakeSetFormatError(f"{exc} (in a study: tune(..., epicentres=TABLE), skquake tune "
+                raise MissingEpicentresError(f"{exc} (in a study: tune(..., epicentres=TABLE), skquake tune "
                                           "--epicentres TABLE)", path=exc.path, key=exc.key) from None
         return X, y, groups, str(path)
     if lazy:
